@@ -1,0 +1,40 @@
+# The two entry points: `make demo` and `make test`. Both install what is missing first.
+BUILD_TEST    := build/asan
+BUILD_RELEASE := build/release
+JOBS          ?= 2
+DEMO_SPEC     ?= examples/identity/pipeline.yaml
+DEMO_PORT     ?= 8080
+
+.PHONY: all setup release build-test demo test clean format
+
+all: release
+
+setup:
+	@bash deploy/setup.sh
+
+release: setup
+	cmake -S . -B $(BUILD_RELEASE) -G Ninja -DCMAKE_BUILD_TYPE=Release -DTANDEM_TESTS=OFF
+	cmake --build $(BUILD_RELEASE) -j$(JOBS)
+
+build-test: setup
+	cmake -S . -B $(BUILD_TEST) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTANDEM_SANITIZE=ON
+	cmake --build $(BUILD_TEST) -j$(JOBS)
+
+demo: release
+	@echo
+	@echo "Serving $(DEMO_SPEC) on port $(DEMO_PORT). Once it logs 'serving', try in another terminal:"
+	@echo
+	@echo "  curl -s -H 'Content-Type: text/csv' --data-binary \$$'1.5,2.0\n3.25,4.0' http://localhost:$(DEMO_PORT)/invocations"
+	@echo
+	@echo "Stop with Ctrl-C."
+	@echo
+	PATH="$(CURDIR)/$(BUILD_RELEASE)/bin:$$PATH" $(BUILD_RELEASE)/bin/tandem serve $(DEMO_SPEC) --port $(DEMO_PORT)
+
+test: build-test
+	ctest --test-dir $(BUILD_TEST) --output-on-failure -j$(JOBS)
+
+format:
+	git ls-files '*.cpp' '*.h' | xargs clang-format -i
+
+clean:
+	rm -rf build

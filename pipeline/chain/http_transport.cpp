@@ -1,0 +1,131 @@
+#include "pipeline/chain/http_transport.h"
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http.hpp>
+
+#include "tandem/proto/headers.h"
+
+namespace tandem::chain {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace header = proto::header;
+using Kind = TransportFailure::Kind;
+
+namespace {
+
+StageOutcome failed(Kind kind, std::string message) {
+  return StageOutcome{std::nullopt, TransportFailure{kind, std::move(message)}};
+}
+
+http::request<http::span_body<const char>> build_request(const StageRequest& request,
+                                                          std::uint16_t port) {
+  http::request<http::span_body<const char>> req{http::verb::post, "/invocations", 11};
+  req.set(http::field::host, "127.0.0.1:" + std::to_string(port));
+  const auto& h = request.headers;
+  if (h.content_type) req.set(http::field::content_type, *h.content_type);
+  if (h.accept) req.set(http::field::accept, *h.accept);
+  if (h.custom_attributes) req.set(header::custom_attributes, *h.custom_attributes);
+  if (!h.inference_id.empty()) req.set(header::inference_id, h.inference_id);
+  req.body() = {request.body.data(), request.body.size()};
+  req.keep_alive(true);
+  req.prepare_payload();
+  return req;
+}
+
+bool is_closed_error(const beast::error_code& ec) {
+  return ec == http::error::end_of_stream || ec == asio::error::eof ||
+         ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+         ec == http::error::partial_message;
+}
+
+}  // namespace
+
+HttpStageTransport::HttpStageTransport(asio::any_io_executor executor, Options options)
+    : executor_(std::move(executor)), options_(options) {}
+
+void HttpStageTransport::reset(std::uint16_t port) {
+  options_.port = port;
+  ++epoch_;
+  idle_.clear();
+}
+
+asio::awaitable<StageOutcome> HttpStageTransport::call(StageRequest request) {
+  // A pooled connection the stage has meanwhile closed fails before any byte of a response
+  // arrives; that case alone is retried once, on a new connection.
+  for (int attempt_no = 0;; ++attempt_no) {
+    std::unique_ptr<Connection> connection;
+    if (!idle_.empty()) {
+      connection = std::move(idle_.back());
+      idle_.pop_back();
+    }
+    bool retryable = false;
+    auto outcome = co_await attempt(request, connection, retryable);
+    if (outcome.response) {
+      if (connection && connection->epoch == epoch_ && idle_.size() < options_.max_idle_connections)
+        idle_.push_back(std::move(connection));
+      co_return outcome;
+    }
+    if (!retryable || attempt_no > 0) co_return outcome;
+  }
+}
+
+asio::awaitable<StageOutcome> HttpStageTransport::attempt(StageRequest& request,
+                                                          std::unique_ptr<Connection>& connection,
+                                                          bool& retryable) {
+  beast::error_code ec;
+  const bool reused = connection != nullptr;
+  if (!connection) {
+    connection = std::make_unique<Connection>(executor_);
+    connection->epoch = epoch_;
+    connection->stream.expires_at(request.deadline);
+    const asio::ip::tcp::endpoint endpoint(asio::ip::address_v4::loopback(), options_.port);
+    co_await connection->stream.async_connect(endpoint, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == beast::error::timeout) co_return failed(Kind::timeout, "timed out connecting");
+    if (ec) co_return failed(Kind::connect, "cannot connect to 127.0.0.1:" +
+                                                std::to_string(options_.port) + ": " + ec.message());
+    connection->stream.socket().set_option(asio::ip::tcp::no_delay(true), ec);
+  }
+  auto req = build_request(request, options_.port);
+  connection->stream.expires_at(request.deadline);
+  co_await http::async_write(connection->stream, req, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) {
+    retryable = reused && is_closed_error(ec);
+    if (ec == beast::error::timeout) co_return failed(Kind::timeout, "timed out sending the request");
+    co_return failed(Kind::closed, "connection failed while sending the request: " + ec.message());
+  }
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(options_.response_body_limit);
+  parser.header_limit(64 * 1024);
+  co_await http::async_read(connection->stream, connection->buffer, parser,
+                            asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) {
+    const bool nothing_read = !parser.got_some() && connection->buffer.size() == 0;
+    retryable = reused && nothing_read && is_closed_error(ec);
+    if (ec == beast::error::timeout) co_return failed(Kind::timeout, "timed out waiting for the response");
+    if (ec == http::error::body_limit) {
+      co_return failed(Kind::too_large, "response body over the limit of " +
+                                            std::to_string(options_.response_body_limit) + " bytes");
+    }
+    if (is_closed_error(ec)) {
+      co_return failed(Kind::closed, std::string("connection ") +
+                                         (ec == asio::error::connection_reset ? "reset" : "closed") +
+                                         " before a complete response (did the stage crash?)");
+    }
+    co_return failed(Kind::protocol, "malformed HTTP response: " + ec.message());
+  }
+  auto& res = parser.get();
+  StageResponse response;
+  response.status = static_cast<int>(res.result_int());
+  response.body = std::move(res.body());
+  if (auto it = res.find(http::field::content_type); it != res.end())
+    response.content_type = std::string(it->value());
+  if (auto it = res.find(header::custom_attributes); it != res.end())
+    response.custom_attributes = std::string(it->value());
+  if (!res.keep_alive()) connection.reset();
+  co_return StageOutcome{std::move(response), {}};
+}
+
+}  // namespace tandem::chain

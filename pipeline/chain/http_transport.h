@@ -1,0 +1,46 @@
+// StageTransport over HTTP/1.1 on loopback: POST /invocations with keep-alive connections
+// pooled per stage, TCP_NODELAY, a deadline on every step, and a body limit on responses.
+// Stages that close every connection (gunicorn's sync worker) simply leave the pool empty.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <memory>
+#include <vector>
+
+#include "pipeline/chain/transport.h"
+
+namespace tandem::chain {
+
+class HttpStageTransport : public StageTransport {
+ public:
+  struct Options {
+    std::uint16_t port = 0;
+    std::uint64_t response_body_limit = 6ull * 1024 * 1024;
+    std::size_t max_idle_connections = 8;
+  };
+  HttpStageTransport(boost::asio::any_io_executor executor, Options options);
+
+  boost::asio::awaitable<StageOutcome> call(StageRequest request) override;
+  void reset(std::uint16_t port) override;
+
+ private:
+  struct Connection {
+    explicit Connection(boost::asio::any_io_executor ex) : stream(ex) {}
+    boost::beast::tcp_stream stream;
+    boost::beast::flat_buffer buffer;
+    std::uint64_t epoch = 0;  // the reset() generation it was opened in
+  };
+  boost::asio::awaitable<StageOutcome> attempt(StageRequest& request,
+                                               std::unique_ptr<Connection>& connection,
+                                               bool& retryable);
+
+  boost::asio::any_io_executor executor_;
+  Options options_;
+  std::uint64_t epoch_ = 0;
+  std::vector<std::unique_ptr<Connection>> idle_;
+};
+
+}  // namespace tandem::chain

@@ -1,0 +1,63 @@
+// How the executor talks to one stage. HTTP on loopback today; shared memory later. A
+// transport is owned by the executor, one per stage, and is used from the executor's
+// event loop only.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace tandem::chain {
+
+// The headers of one hop, decided by hop_headers() (routing.h).
+struct HopHeaders {
+  std::optional<std::string> content_type;
+  std::optional<std::string> accept;
+  std::optional<std::string> custom_attributes;
+  std::string inference_id;
+};
+
+struct StageRequest {
+  std::string_view body;
+  HopHeaders headers;
+  std::chrono::steady_clock::time_point deadline;
+};
+
+struct StageResponse {
+  int status = 0;
+  std::string body;
+  std::string content_type;
+  std::optional<std::string> custom_attributes;
+};
+
+// Why a stage gave no response.
+struct TransportFailure {
+  enum class Kind { timeout, connect, closed, too_large, protocol };
+  Kind kind = Kind::protocol;
+  std::string message;  // e.g. "connection reset before a response (did the stage crash?)"
+};
+
+struct StageOutcome {
+  std::optional<StageResponse> response;  // set when the stage answered
+  TransportFailure failure;               // meaningful when it did not
+};
+
+class StageTransport {
+ public:
+  virtual ~StageTransport() = default;
+  virtual boost::asio::awaitable<StageOutcome> call(StageRequest request) = 0;
+  // The stage was restarted (possibly on another port): drop pooled connections.
+  virtual void reset(std::uint16_t port) = 0;
+};
+
+// Whether a stage can take a request now (the supervisor's view).
+class StageHealth {
+ public:
+  virtual ~StageHealth() = default;
+  virtual std::optional<std::string> unavailable(std::size_t stage) const = 0;
+};
+
+}  // namespace tandem::chain

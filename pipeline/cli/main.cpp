@@ -1,0 +1,53 @@
+// The `tandem` program: serve a pipeline as an endpoint, or validate its spec.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "pipeline/cli/serve.h"
+#include "pipeline/spec/spec.h"
+
+namespace {
+
+constexpr int exit_spec_error = 2;
+
+std::optional<tandem::spec::PipelineSpec> load(const std::string& path) {
+  try {
+    return tandem::spec::load_spec_file(path);
+  } catch (const tandem::spec::SpecErrors& e) {
+    for (const auto& error : e.errors()) std::cerr << error.to_string() << "\n";
+    std::cerr << path << ": " << e.errors().size() << " error(s)\n";
+    return std::nullopt;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"tandem: run a chain of model-serving stages as one SageMaker-compatible endpoint"};
+  app.set_version_flag("--version", std::string("tandem 0.1.0"));
+  app.require_subcommand(1);
+
+  std::string spec_path;
+  tandem::cli::ServeOptions serve_options;
+  auto* serve = app.add_subcommand("serve", "start the stages and serve the pipeline over HTTP");
+  serve->add_option("spec", spec_path, "pipeline spec (pipeline.yaml)")->required();
+  serve->add_option("--host", serve_options.host, "listen address (overrides server.host)");
+  serve->add_option("--port", serve_options.port,
+                    "listen port, 0 for any free one (overrides server.port and SAGEMAKER_BIND_TO_PORT)");
+
+  auto* validate = app.add_subcommand("validate", "check a spec and print every error; starts nothing");
+  validate->add_option("spec", spec_path, "pipeline spec (pipeline.yaml)")->required();
+
+  CLI11_PARSE(app, argc, argv);
+
+  const auto spec = load(spec_path);
+  if (!spec) return exit_spec_error;
+  if (validate->parsed()) {
+    std::cout << spec_path << ": ok: endpoint '" << spec->name << "', " << spec->stages.size()
+              << " stage(s):";
+    for (const auto& s : spec->stages) std::cout << " " << s.name;
+    std::cout << "\n";
+    return 0;
+  }
+  return tandem::cli::serve(*spec, serve_options);
+}

@@ -1,0 +1,182 @@
+#include "pipeline/cli/serve.h"
+
+#include <signal.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cstdlib>
+
+#include "pipeline/chain/executor.h"
+#include "pipeline/chain/http_transport.h"
+#include "pipeline/common/http_client.h"
+#include "pipeline/common/log.h"
+#include "pipeline/server/front_server.h"
+#include "pipeline/supervisor/supervisor.h"
+
+namespace tandem::cli {
+
+namespace asio = boost::asio;
+
+namespace {
+
+class SupervisorHealth : public chain::StageHealth {
+ public:
+  explicit SupervisorHealth(const supervisor::Supervisor& s) : supervisor_(s) {}
+  std::optional<std::string> unavailable(std::size_t stage) const override {
+    return supervisor_.unavailable(stage);
+  }
+
+ private:
+  const supervisor::Supervisor& supervisor_;
+};
+
+std::optional<std::string> not_ready(const supervisor::Supervisor& supervisor) {
+  std::string why;
+  for (const auto& s : supervisor.status()) {
+    if (s.state == supervisor::StageState::up) continue;
+    why += fmt::format("{}stage '{}' ({}) is {}{}", why.empty() ? "" : "; ", s.name, s.container,
+                       supervisor::to_string(s.state), s.detail.empty() ? "" : " (" + s.detail + ")");
+  }
+  if (why.empty() && !supervisor.all_up()) why = "stages are not running";
+  if (why.empty()) return std::nullopt;
+  return why;
+}
+
+std::uint16_t resolve_port(const spec::PipelineSpec& spec, const ServeOptions& options) {
+  if (options.port) return *options.port;
+  if (const char* env = std::getenv("SAGEMAKER_BIND_TO_PORT"); env && *env) {
+    char* end = nullptr;
+    const long port = std::strtol(env, &end, 10);
+    if (*end != '\0' || port < 0 || port > 65535)
+      throw std::runtime_error(std::string("SAGEMAKER_BIND_TO_PORT is not a port: '") + env + "'");
+    return static_cast<std::uint16_t>(port);
+  }
+  return spec.server.port;
+}
+
+struct App {
+  asio::io_context& io;
+  const spec::PipelineSpec& spec;
+  const ServeOptions& options;
+  supervisor::Supervisor supervisor{io.get_executor(), spec};
+  SupervisorHealth health{supervisor};
+  std::unique_ptr<chain::ChainExecutor> chain;
+  std::unique_ptr<server::FrontServer> front;
+  bool stop_requested = false;
+  int exit_code = 0;
+
+  asio::awaitable<void> run() {
+    log::info("starting endpoint '{}': {} stage(s)", spec.name, spec.stages.size());
+    std::optional<std::string> failure;
+    try {
+      co_await supervisor.start();
+    } catch (const std::exception& e) {
+      failure = e.what();
+    }
+    if (failure) {
+      if (stop_requested) co_return;  // interrupted by a signal: not a failure
+      log::error("start-up failed: {}", *failure);
+      exit_code = 1;
+      co_return;
+    }
+    if (stop_requested) co_return co_await shutdown();
+    build_chain();
+    front = std::make_unique<server::FrontServer>(io.get_executor(), spec, *chain, hooks());
+    try {
+      const auto host = options.host.value_or(spec.server.host);
+      const auto endpoint = front->listen(host, resolve_port(spec, options));
+      front->start();
+      log::info("endpoint '{}' serving on http://{}:{} (POST /invocations, POST /endpoints/{}/invocations, GET /ping)",
+                spec.name, host, endpoint.port(), spec.name);
+    } catch (const std::exception& e) {
+      failure = e.what();
+    }
+    if (failure) {
+      log::error("{}", *failure);
+      exit_code = 1;
+      co_await supervisor.stop();
+    }
+  }
+
+  void build_chain() {
+    std::vector<std::unique_ptr<chain::StageTransport>> transports;
+    for (std::size_t i = 0; i < spec.stages.size(); ++i) {
+      chain::HttpStageTransport::Options o;
+      o.port = supervisor.port(i);
+      o.response_body_limit = spec.server.stage_payload_bytes;
+      o.max_idle_connections = spec.stages[i].max_inflight;
+      transports.push_back(std::make_unique<chain::HttpStageTransport>(io.get_executor(), o));
+    }
+    chain = std::make_unique<chain::ChainExecutor>(io.get_executor(), spec, std::move(transports), health);
+    supervisor.on_restarted([this](std::size_t stage, std::uint16_t port) { chain->stage_restarted(stage, port); });
+  }
+
+  server::FrontServerHooks hooks() {
+    server::FrontServerHooks h;
+    h.not_ready = [this] { return not_ready(supervisor); };
+    h.first_stage_parameters = [this]() -> asio::awaitable<std::optional<std::string>> {
+      const asio::ip::tcp::endpoint ep(asio::ip::address_v4::loopback(), supervisor.port(0));
+      auto r = co_await common::http_get(ep, "/execution-parameters", std::chrono::seconds(2));
+      if (r.status == 200) co_return r.body;
+      co_return std::nullopt;
+    };
+    return h;
+  }
+
+  asio::awaitable<void> shutdown() {
+    if (front) {
+      log::info("draining: /ping now fails, no new connections; waiting up to {:g} s for {} in-flight invocation(s)",
+                std::chrono::duration<double>(spec.server.drain_timeout).count(), front->in_flight());
+      const auto left = co_await front->drain(spec.server.drain_timeout);
+      if (left) log::warn("{} invocation(s) still in flight after drain_timeout_s; stopping anyway", left);
+    }
+    co_await supervisor.stop();
+    log::info("endpoint '{}' stopped", spec.name);
+    io.stop();
+  }
+};
+
+}  // namespace
+
+int serve(const spec::PipelineSpec& spec, const ServeOptions& options) {
+  ::signal(SIGPIPE, SIG_IGN);
+  asio::io_context io(1);
+  App app{io, spec, options};
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  bool started = false;
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    log::info("received {}; shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    app.stop_requested = true;
+    if (started) {
+      asio::co_spawn(io, app.shutdown(), asio::detached);
+    } else {
+      asio::co_spawn(io, app.supervisor.stop(), asio::detached);  // interrupts start-up
+    }
+  });
+  asio::co_spawn(io, app.run(), [&](std::exception_ptr e) {
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        log::error("internal error: {}", ex.what());
+      }
+      app.exit_code = 70;
+    }
+    started = true;
+    if (app.exit_code != 0) {
+      io.stop();
+    } else if (app.stop_requested && app.front) {
+      asio::co_spawn(io, app.shutdown(), asio::detached);
+    } else if (app.stop_requested) {
+      io.stop();
+    }
+  });
+  io.run();
+  return app.exit_code;
+}
+
+}  // namespace tandem::cli

@@ -1,0 +1,49 @@
+#include "pipeline/common/http_client.h"
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+namespace tandem::common {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+asio::awaitable<HttpGetResult> http_get(asio::ip::tcp::endpoint endpoint, std::string target,
+                                        std::chrono::milliseconds timeout,
+                                        std::size_t body_limit) {
+  HttpGetResult result;
+  beast::error_code ec;
+  beast::tcp_stream stream(co_await asio::this_coro::executor);
+  stream.expires_after(timeout);
+  co_await stream.async_connect(endpoint, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) {
+    result.error = "connect: " + ec.message();
+    co_return result;
+  }
+  http::request<http::empty_body> req{http::verb::get, target, 11};
+  req.set(http::field::host, endpoint.address().to_string() + ":" + std::to_string(endpoint.port()));
+  req.keep_alive(false);
+  co_await http::async_write(stream, req, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) {
+    result.error = "write: " + ec.message();
+    co_return result;
+  }
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(body_limit);
+  co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) {
+    result.error = ec == beast::error::timeout ? "timed out" : "read: " + ec.message();
+    co_return result;
+  }
+  result.status = static_cast<int>(parser.get().result_int());
+  result.body = std::move(parser.get().body());
+  stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  co_return result;
+}
+
+}  // namespace tandem::common

@@ -1,0 +1,24 @@
+// One-shot HTTP requests to a stage on loopback (health pings, /execution-parameters),
+// each on its own connection with a hard deadline. The invocation path uses the pooled
+// transport in pipeline/chain instead.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <string>
+
+namespace tandem::common {
+
+struct HttpGetResult {
+  int status = 0;       // 0 when no response arrived
+  std::string body;
+  std::string error;    // what went wrong when status == 0
+};
+
+boost::asio::awaitable<HttpGetResult> http_get(boost::asio::ip::tcp::endpoint endpoint,
+                                               std::string target,
+                                               std::chrono::milliseconds timeout,
+                                               std::size_t body_limit = 64 * 1024);
+
+}  // namespace tandem::common

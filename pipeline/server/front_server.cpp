@@ -1,0 +1,231 @@
+#include "pipeline/server/front_server.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "pipeline/common/log.h"
+#include "tandem/proto/headers.h"
+
+namespace tandem::server {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using asio::ip::tcp;
+using proto::Error;
+
+namespace {
+
+constexpr auto idle_timeout = std::chrono::seconds(60);
+constexpr auto write_timeout = std::chrono::seconds(60);
+constexpr std::size_t header_limit = 16 * 1024;
+
+std::string describe_timings(const chain::InvocationResult& result) {
+  std::string out;
+  for (const auto& t : result.timings) {
+    out += fmt::format(" {}={:.3f}ms({})", t.stage, static_cast<double>(t.duration.count()) / 1000.0,
+                       t.status);
+  }
+  return out;
+}
+
+// After refusing a body, read and drop what the client still sends (bounded) so it sees our
+// answer instead of a reset connection.
+asio::awaitable<void> discard_input(beast::tcp_stream& stream) {
+  stream.expires_after(std::chrono::seconds(2));
+  std::array<char, 64 * 1024> sink;
+  beast::error_code ec;
+  for (std::size_t total = 0; total < 256 * 1024 * 1024;) {
+    const auto n = co_await stream.socket().async_read_some(
+        asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) break;
+    total += n;
+  }
+}
+
+}  // namespace
+
+FrontServer::FrontServer(asio::any_io_executor executor, const spec::PipelineSpec& spec,
+                         chain::ChainExecutor& chain, FrontServerHooks hooks)
+    : executor_(executor), spec_(spec), chain_(chain), hooks_(std::move(hooks)), acceptor_(executor) {}
+
+tcp::endpoint FrontServer::listen(const std::string& host, std::uint16_t port) {
+  beast::error_code ec;
+  const auto address = asio::ip::make_address(host, ec);
+  if (ec) throw std::runtime_error("server.host '" + host + "' is not an IP address");
+  const tcp::endpoint endpoint(address, port);
+  acceptor_.open(endpoint.protocol());
+  acceptor_.set_option(asio::socket_base::reuse_address(true));
+  acceptor_.bind(endpoint, ec);
+  if (ec) {
+    throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(port) + ": " +
+                             ec.message());
+  }
+  acceptor_.listen(asio::socket_base::max_listen_connections);
+  return acceptor_.local_endpoint();
+}
+
+void FrontServer::start() { asio::co_spawn(executor_, accept_loop(), asio::detached); }
+
+asio::awaitable<void> FrontServer::accept_loop() {
+  while (acceptor_.is_open()) {
+    beast::error_code ec;
+    tcp::socket socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) break;
+    if (ec) {
+      // Out of descriptors or similar: back off briefly instead of spinning.
+      log::warn("accept failed: {}", ec.message());
+      asio::steady_timer timer(executor_, std::chrono::milliseconds(50));
+      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    asio::co_spawn(executor_, session(std::move(socket)), asio::detached);
+  }
+}
+
+asio::awaitable<void> FrontServer::session(tcp::socket socket) {
+  beast::error_code ec;
+  socket.set_option(tcp::no_delay(true), ec);
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  for (;;) {
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(header_limit);
+    parser.body_limit(spec_.server.max_payload_bytes);
+    stream.expires_after(idle_timeout);
+    co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    std::optional<Error> refused;
+    if (!ec) {
+      const auto& h = parser.get();
+      const auto length = parser.content_length();
+      if (length && *length > spec_.server.max_payload_bytes) {
+        ec = http::error::body_limit;
+      } else if (beast::iequals(h[http::field::expect], "100-continue")) {
+        http::response<http::empty_body> cont{http::status::continue_, h.version()};
+        co_await http::async_write(stream, cont, asio::redirect_error(asio::use_awaitable, ec));
+      }
+      if (!ec) {
+        co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      }
+    }
+    if (ec == http::error::body_limit) {
+      refused = Error::payload_too_large(fmt::format(
+          "request body is larger than max_payload_mb ({:g} MiB, {} bytes)",
+          static_cast<double>(spec_.server.max_payload_bytes) / (1024.0 * 1024.0),
+          spec_.server.max_payload_bytes));
+    } else if (ec == http::error::header_limit) {
+      refused = Error::validation("request headers are larger than 16 KiB");
+    } else if (ec && parser.got_some() && ec != http::error::end_of_stream &&
+               ec != beast::error::timeout && ec != asio::error::eof &&
+               ec != asio::error::connection_reset && ec != http::error::partial_message) {
+      refused = Error::validation("malformed HTTP request: " + ec.message());
+    } else if (ec) {
+      break;  // the client went away or stayed idle
+    }
+    Response res;
+    bool keep_alive = false;
+    if (refused) {
+      res = error_response(*refused, random_request_id(), 11);
+    } else {
+      auto request = parser.release();
+      keep_alive = request.keep_alive();
+      res = co_await handle(request);
+    }
+    res.keep_alive(keep_alive && !draining_);
+    stream.expires_after(write_timeout);
+    co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) break;
+    if (!res.keep_alive()) {
+      stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+      if (refused) co_await discard_input(stream);
+      break;
+    }
+  }
+  stream.socket().close(ec);
+}
+
+Response FrontServer::ping(unsigned version) const {
+  std::optional<std::string> why;
+  if (draining_) {
+    why = "shutting down";
+  } else {
+    why = hooks_.not_ready();
+  }
+  Response res{why ? http::status::service_unavailable : http::status::ok, version};
+  res.set(http::field::content_type, "application/json");
+  res.body() = why ? nlohmann::json{{"status", "Unhealthy"}, {"reason", *why}}.dump() + "\n"
+                   : std::string("{\"status\":\"Healthy\"}\n");
+  res.prepare_payload();
+  return res;
+}
+
+asio::awaitable<Response> FrontServer::handle(Request& request) {
+  auto route = match_route(request.method(), request.target(), spec_.name);
+  if (!route) co_return error_response(route.error(), random_request_id(), request.version());
+  switch (*route) {
+    case Route::ping: co_return ping(request.version());
+    case Route::execution_parameters: {
+      Response res{http::status::ok, request.version()};
+      res.set(http::field::content_type, "application/json");
+      res.body() = execution_parameters(spec_.execution_parameters,
+                                        co_await hooks_.first_stage_parameters());
+      res.prepare_payload();
+      co_return res;
+    }
+    case Route::invocations: break;
+  }
+  const auto request_id = random_request_id();
+  if (draining_) {
+    co_return error_response(Error::unavailable("endpoint '" + spec_.name + "' is shutting down"),
+                             request_id, request.version());
+  }
+  if (in_flight_ >= spec_.server.max_concurrent_invocations) {
+    co_return error_response(
+        Error::unavailable(fmt::format("endpoint '{}' is at max_concurrent_invocations ({}); retry later",
+                                       spec_.name, spec_.server.max_concurrent_invocations)),
+        request_id, request.version());
+  }
+  ++in_flight_;
+  auto res = co_await invoke(request, request_id);
+  --in_flight_;
+  co_return res;
+}
+
+asio::awaitable<Response> FrontServer::invoke(Request& request, const std::string& request_id) {
+  const unsigned version = request.version();
+  auto invocation = parse_invocation(request, request_id);
+  if (!invocation) co_return error_response(invocation.error(), request_id, version);
+  const std::string inference_id = invocation->inference_id;
+  auto result = co_await chain_.invoke(std::move(*invocation));
+  const int status = result.error ? proto::to_http_status(result.error->type) : 200;
+  log::info("invocation id={} status={} total={:.3f}ms{}{}", inference_id, status,
+            static_cast<double>(result.total.count()) / 1000.0, describe_timings(result),
+            result.error ? " error=\"" + proto::excerpt(result.error->message, 300) + "\"" : "");
+  if (result.error) {
+    auto res = error_response(*result.error, request_id, version);
+    res.set(proto::header::server_timing, server_timing(result));
+    co_return res;
+  }
+  co_return success_response(result, request_id, version);
+}
+
+asio::awaitable<std::size_t> FrontServer::drain(std::chrono::milliseconds grace) {
+  draining_ = true;
+  beast::error_code ec;
+  acceptor_.close(ec);
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  asio::steady_timer timer(executor_);
+  while (in_flight_ > 0 && std::chrono::steady_clock::now() < deadline) {
+    timer.expires_after(std::chrono::milliseconds(10));
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  co_return in_flight_;
+}
+
+}  // namespace tandem::server

@@ -1,0 +1,166 @@
+#include "pipeline/server/http_mapping.h"
+
+#include <fmt/core.h>
+
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "tandem/proto/headers.h"
+
+namespace tandem::server {
+
+namespace header = proto::header;
+using proto::Error;
+
+namespace {
+
+std::string_view path_of(std::string_view target) {
+  const auto q = target.find('?');
+  return q == std::string_view::npos ? target : target.substr(0, q);
+}
+
+std::optional<std::string> header_value(const Request& request, std::string_view name) {
+  const auto it = request.find(name);
+  if (it == request.end()) return std::nullopt;
+  return std::string(it->value());
+}
+
+bool visible_ascii(std::string_view s, bool allow_space) {
+  for (const unsigned char c : s) {
+    if (c > 0x7e || c < 0x20 || (c == 0x20 && !allow_space)) return false;
+  }
+  return true;
+}
+
+double ms(std::chrono::microseconds us) { return static_cast<double>(us.count()) / 1000.0; }
+
+}  // namespace
+
+proto::Result<Route> match_route(http::verb method, std::string_view target,
+                                 const std::string& endpoint_name) {
+  const auto path = path_of(target);
+  auto require = [&](http::verb verb, Route route) -> proto::Result<Route> {
+    if (method == verb) return route;
+    return Error::method_not_allowed(fmt::format("{} {} is not supported; use {}", std::string(http::to_string(method)),
+                                                 std::string(path), std::string(http::to_string(verb))));
+  };
+  if (path == "/ping") return require(http::verb::get, Route::ping);
+  if (path == "/invocations") return require(http::verb::post, Route::invocations);
+  if (path == "/execution-parameters") return require(http::verb::get, Route::execution_parameters);
+  constexpr std::string_view prefix = "/endpoints/", suffix = "/invocations";
+  if (path.starts_with(prefix) && path.ends_with(suffix) &&
+      path.size() > prefix.size() + suffix.size()) {
+    const auto name = path.substr(prefix.size(), path.size() - prefix.size() - suffix.size());
+    if (name != endpoint_name) {
+      return Error::not_found(fmt::format("Endpoint {} not found: this server serves endpoint '{}'",
+                                          std::string(name), endpoint_name));
+    }
+    return require(http::verb::post, Route::invocations);
+  }
+  return Error::not_found(fmt::format("no route for {}; routes are GET /ping, POST /invocations, "
+                                      "POST /endpoints/{}/invocations, GET /execution-parameters",
+                                      std::string(path), endpoint_name));
+}
+
+proto::Result<chain::Invocation> parse_invocation(Request& request, std::string generated_id) {
+  chain::Invocation inv;
+  inv.content_type = header_value(request, "Content-Type");
+  inv.accept = header_value(request, "Accept");
+  inv.custom_attributes = header_value(request, header::custom_attributes);
+  if (inv.custom_attributes && (inv.custom_attributes->size() > header::max_custom_attributes ||
+                                !visible_ascii(*inv.custom_attributes, true))) {
+    return Error::validation(fmt::format(
+        "{} must be at most {} visible ASCII characters (got {} bytes)", header::custom_attributes,
+        header::max_custom_attributes, inv.custom_attributes->size()));
+  }
+  if (auto id = header_value(request, header::inference_id)) {
+    if (id->empty() || id->size() > header::max_inference_id || !visible_ascii(*id, false)) {
+      return Error::validation(fmt::format("{} must be 1-{} visible ASCII characters without spaces",
+                                           header::inference_id, header::max_inference_id));
+    }
+    inv.inference_id = std::move(*id);
+  } else {
+    inv.inference_id = std::move(generated_id);
+  }
+  if (auto variant = header_value(request, header::target_variant);
+      variant && *variant != header::production_variant) {
+    return Error::validation(fmt::format("{} '{}' names no variant of this endpoint; its only variant is {}",
+                                         header::target_variant, *variant, header::production_variant));
+  }
+  inv.target_container = header_value(request, header::target_container_hostname);
+  inv.body = std::move(request.body());
+  return inv;
+}
+
+std::string server_timing(const chain::InvocationResult& result) {
+  std::string out;
+  std::chrono::microseconds stages{0};
+  for (const auto& t : result.timings) {
+    out += fmt::format("{}{};dur={:.3f}", out.empty() ? "" : ", ", t.stage, ms(t.duration));
+    stages += t.duration;
+  }
+  const auto overhead = std::max(std::chrono::microseconds{0}, result.total - stages);
+  out += fmt::format("{}overhead;dur={:.3f}, total;dur={:.3f}", out.empty() ? "" : ", ",
+                     ms(overhead), ms(result.total));
+  return out;
+}
+
+Response success_response(chain::InvocationResult& result, const std::string& request_id,
+                          unsigned version) {
+  Response res{http::status::ok, version};
+  res.set(http::field::content_type, result.content_type);
+  res.set(header::invoked_production_variant, header::production_variant);
+  res.set(header::request_id, request_id);
+  if (result.custom_attributes) res.set(header::custom_attributes, *result.custom_attributes);
+  res.set(header::server_timing, server_timing(result));
+  res.body() = std::move(result.body);
+  res.prepare_payload();
+  return res;
+}
+
+Response error_response(const Error& error, const std::string& request_id, unsigned version) {
+  Response res{static_cast<http::status>(proto::to_http_status(error.type)), version};
+  res.set(http::field::content_type, "application/json");
+  res.set(header::error_type, proto::error_type_name(error.type));
+  res.set(header::request_id, request_id);
+  if (error.retry_after_s) res.set(header::retry_after, std::to_string(*error.retry_after_s));
+  res.body() = proto::error_body(error);
+  res.prepare_payload();
+  return res;
+}
+
+std::string execution_parameters(const spec::ExecutionParameters& from_spec,
+                                  const std::optional<std::string>& first_stage_answer) {
+  nlohmann::json stage = nlohmann::json::object();
+  if (first_stage_answer) {
+    auto parsed = nlohmann::json::parse(*first_stage_answer, nullptr, false);
+    if (parsed.is_object()) stage = std::move(parsed);
+  }
+  nlohmann::json out;
+  auto pick = [&](const char* key, const auto& spec_value, auto fallback, auto is_valid) {
+    if (spec_value) {
+      out[key] = *spec_value;
+    } else if (stage.contains(key) && is_valid(stage[key])) {
+      out[key] = stage[key];
+    } else {
+      out[key] = fallback;
+    }
+  };
+  auto count = [](const nlohmann::json& v) { return v.is_number_unsigned(); };
+  auto strategy = [](const nlohmann::json& v) {
+    return v.is_string() && (v == "MULTI_RECORD" || v == "SINGLE_RECORD");
+  };
+  pick("MaxConcurrentTransforms", from_spec.max_concurrent_transforms, 1, count);
+  pick("BatchStrategy", from_spec.batch_strategy, "MULTI_RECORD", strategy);
+  pick("MaxPayloadInMB", from_spec.max_payload_mb, 6, count);
+  return out.dump();
+}
+
+std::string random_request_id() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  const std::uint64_t a = rng(), b = rng();
+  return fmt::format("{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}", a >> 32, (a >> 16) & 0xffff, a & 0xfff,
+                     ((b >> 48) & 0x3fff) | 0x8000, b & 0xffffffffffffull);
+}
+
+}  // namespace tandem::server

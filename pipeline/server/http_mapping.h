@@ -1,0 +1,46 @@
+// The pure half of the front server: which route a request names, how its headers become
+// an Invocation, and how a result or an error becomes an HTTP response. No sockets here
+// (as in Beast's handle_request); front_server.cpp does the IO.
+#pragma once
+
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <optional>
+#include <string>
+
+#include "pipeline/chain/invocation.h"
+#include "pipeline/spec/spec.h"
+#include "tandem/proto/errors.h"
+
+namespace tandem::server {
+
+namespace http = boost::beast::http;
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+enum class Route { ping, invocations, execution_parameters };
+
+// The route of a request, or a 404/405 ValidationError naming what was asked.
+proto::Result<Route> match_route(http::verb method, std::string_view target,
+                                 const std::string& endpoint_name);
+
+// Headers and body of an invocation request, validated. `generate_id` supplies an inference
+// id when the client sent none.
+proto::Result<chain::Invocation> parse_invocation(Request& request, std::string generated_id);
+
+// "featurize;dur=0.312, model;dur=1.204, overhead;dur=0.051, total;dur=1.567" (milliseconds).
+std::string server_timing(const chain::InvocationResult& result);
+
+Response success_response(chain::InvocationResult& result, const std::string& request_id,
+                          unsigned version);
+Response error_response(const proto::Error& error, const std::string& request_id,
+                        unsigned version);
+
+// The answer to GET /execution-parameters: the spec's values, else the first stage's
+// answer (JSON text, may be absent or malformed), else SageMaker's defaults (1, MULTI_RECORD, 6).
+std::string execution_parameters(const spec::ExecutionParameters& from_spec,
+                                  const std::optional<std::string>& first_stage_answer);
+
+std::string random_request_id();  // a UUID v4
+
+}  // namespace tandem::server

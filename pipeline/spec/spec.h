@@ -1,0 +1,101 @@
+// The pipeline spec (pipeline.yaml, version 1): the parsed, validated description of an
+// endpoint and its stages. Pure data plus a loader; nothing here starts processes or opens
+// sockets. See docs/spec.md for every key and its default.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tandem::spec {
+
+enum class Mode { serial, direct };
+enum class Transport { http, shm };
+
+struct PortRange {
+  std::uint16_t low = 9000;
+  std::uint16_t high = 9999;
+  std::string to_string() const;  // "LOW-HIGH", the SAGEMAKER_SAFE_PORT_RANGE format
+};
+
+struct ServerSpec {
+  std::string host = "0.0.0.0";
+  std::uint16_t port = 8080;  // 0 binds an ephemeral port
+  std::uint64_t max_payload_bytes = 6ull * 1024 * 1024;
+  std::uint64_t stage_payload_bytes = 6ull * 1024 * 1024;
+  std::chrono::milliseconds invocation_timeout{60'000};
+  std::uint32_t max_concurrent_invocations = 64;
+  PortRange stage_port_range{};
+  std::chrono::milliseconds drain_timeout{30'000};      // in-flight grace on SIGTERM
+  std::chrono::milliseconds stage_stop_timeout{30'000};  // SIGTERM -> SIGKILL per stage
+};
+
+// Values GET /execution-parameters answers when the spec sets them (batch transform).
+struct ExecutionParameters {
+  std::optional<std::uint32_t> max_concurrent_transforms;
+  std::optional<std::string> batch_strategy;  // SINGLE_RECORD | MULTI_RECORD
+  std::optional<std::uint32_t> max_payload_mb;
+};
+
+struct StageSpec {
+  std::string name;       // container hostname; "container-N" when the spec names none
+  std::string container;  // always "container-N" (1-based position), for SageMaker-style errors
+  std::vector<std::string> command;  // argv; never run through a shell
+  std::string working_dir;           // absolute, resolved against the spec file's folder
+  std::optional<std::string> model_dir;  // absolute; passed as SM_MODEL_DIR
+  std::map<std::string, std::string> env;
+  Transport transport = Transport::http;
+  std::optional<std::string> content_type;  // overrides the Content-Type sent to this stage
+  std::optional<std::string> accept;        // Accept sent to this stage
+  std::chrono::milliseconds timeout{60'000};
+  std::chrono::milliseconds startup_timeout{240'000};
+  std::uint32_t max_inflight = 8;
+};
+
+struct PipelineSpec {
+  std::string name;
+  Mode mode = Mode::serial;
+  ServerSpec server;
+  ExecutionParameters execution_parameters;
+  std::vector<StageSpec> stages;
+  std::string source;  // the file it was loaded from ("<string>" for text)
+
+  const StageSpec* find_stage(std::string_view name) const;
+};
+
+// One problem found while loading a spec: where it is and what is wrong.
+struct SpecError {
+  std::string file;
+  int line = 0;    // 1-based; 0 when unknown
+  int column = 0;  // 1-based; 0 when unknown
+  std::string path;     // key path, e.g. "stages[1].timeout_s"
+  std::string message;  // e.g. "expected a positive number, got \"fast\""
+  std::string to_string() const;  // "file:line:col: path: message"
+};
+
+// Thrown by the loaders with every error found, not just the first.
+class SpecErrors : public std::runtime_error {
+ public:
+  explicit SpecErrors(std::vector<SpecError> errors);
+  const std::vector<SpecError>& errors() const { return errors_; }
+
+ private:
+  std::vector<SpecError> errors_;
+};
+
+// Looks up an environment variable for ${VAR} expansion; injectable for tests.
+using EnvLookup = std::optional<std::string> (*)(const std::string& name);
+std::optional<std::string> process_env(const std::string& name);
+
+// Parses and validates. `base_dir` resolves relative working_dir/model_dir paths.
+PipelineSpec load_spec_text(const std::string& yaml_text, const std::string& file_name,
+                            const std::string& base_dir, EnvLookup env = process_env);
+// Reads the file; relative paths resolve against its folder.
+PipelineSpec load_spec_file(const std::string& path, EnvLookup env = process_env);
+
+}  // namespace tandem::spec

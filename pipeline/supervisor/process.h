@@ -1,0 +1,60 @@
+// One child process: started with fork+exec (argv, never a shell) in its own process group,
+// killed with its parent (PR_SET_PDEATHSIG), its stdout and stderr merged into one pipe the
+// caller reads, and its exit observed through a pidfd so waiting never blocks the event loop.
+#pragma once
+
+#include <sys/types.h>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tandem::supervisor {
+
+struct LaunchSpec {
+  std::vector<std::string> argv;
+  std::string working_dir;
+  std::map<std::string, std::string> env;  // added to (and overriding) tandem's environment
+};
+
+struct ExitStatus {
+  int wait_status = 0;
+  bool exited() const;
+  int exit_code() const;
+  int signal() const;           // 0 when it exited normally
+  std::string describe() const;  // "exit status 2" or "killed by signal 9 (SIGKILL)"
+};
+
+class ChildProcess {
+ public:
+  // Throws std::runtime_error naming the program when it cannot be started (not found,
+  // not executable, bad working directory).
+  static std::unique_ptr<ChildProcess> launch(boost::asio::any_io_executor executor,
+                                              const LaunchSpec& spec);
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  pid_t pid() const { return pid_; }
+  // The read end of the merged stdout/stderr pipe.
+  boost::asio::posix::stream_descriptor& output() { return output_; }
+  // Completes when the process has exited, and reaps it.
+  boost::asio::awaitable<ExitStatus> wait();
+  const std::optional<ExitStatus>& exit_status() const { return status_; }
+  // Signals the whole process group; a no-op once the process is reaped.
+  void signal(int sig);
+
+ private:
+  ChildProcess(boost::asio::any_io_executor executor, pid_t pid, int pidfd, int output_fd);
+  pid_t pid_;
+  boost::asio::posix::stream_descriptor pidfd_;
+  boost::asio::posix::stream_descriptor output_;
+  std::optional<ExitStatus> status_;
+};
+
+}  // namespace tandem::supervisor

@@ -1,0 +1,344 @@
+#include "pipeline/supervisor/supervisor.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "pipeline/common/http_client.h"
+#include "pipeline/common/log.h"
+
+namespace tandem::supervisor {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+std::string_view to_string(StageState state) {
+  switch (state) {
+    case StageState::starting: return "starting";
+    case StageState::up: return "up";
+    case StageState::unhealthy: return "unhealthy";
+    case StageState::down: return "down";
+    case StageState::stopped: return "stopped";
+  }
+  return "unknown";
+}
+
+struct Supervisor::Stage {
+  const spec::StageSpec& spec;
+  std::size_t index;
+  explicit Stage(const spec::StageSpec& s, std::size_t i, RestartPolicy::Options restart)
+      : spec(s), index(i), policy(restart) {}
+
+  std::uint16_t port = 0;
+  std::shared_ptr<ChildProcess> process;
+  bool output_done = true;
+  StageState state = StageState::starting;
+  std::string detail = "starting";
+  RestartPolicy policy;
+  std::deque<std::string> tail;
+  std::uint32_t restarts = 0;
+  std::uint32_t ping_failures = 0;
+  Clock::time_point launched{};
+
+  bool alive() const { return process && !process->exit_status(); }
+  std::string label() const { return "stage '" + spec.name + "' (" + spec.container + ")"; }
+};
+
+namespace {
+
+double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+}  // namespace
+
+Supervisor::Supervisor(asio::any_io_executor executor, const spec::PipelineSpec& spec)
+    : Supervisor(std::move(executor), spec, Options{}) {}
+
+Supervisor::Supervisor(asio::any_io_executor executor, const spec::PipelineSpec& spec,
+                       Options options)
+    : executor_(std::move(executor)),
+      spec_(spec),
+      options_(options),
+      ports_(spec.server.stage_port_range, static_cast<std::uint32_t>(getpid()) * 7919u) {
+  for (std::size_t i = 0; i < spec.stages.size(); ++i)
+    stages_.push_back(std::make_unique<Stage>(spec.stages[i], i, options_.restart));
+}
+
+Supervisor::~Supervisor() = default;
+
+void Supervisor::launch(Stage& stage) {
+  LaunchSpec launch;
+  launch.argv = stage.spec.command;
+  launch.working_dir = stage.spec.working_dir;
+  launch.env = stage.spec.env;
+  // The container contract wins over anything the stage's env says.
+  launch.env["SAGEMAKER_BIND_TO_PORT"] = std::to_string(stage.port);
+  launch.env["SAGEMAKER_SAFE_PORT_RANGE"] = spec_.server.stage_port_range.to_string();
+  if (stage.spec.model_dir) launch.env["SM_MODEL_DIR"] = *stage.spec.model_dir;
+  auto process = std::shared_ptr<ChildProcess>(ChildProcess::launch(executor_, launch));
+  stage.process = process;
+  stage.output_done = false;
+  stage.state = StageState::starting;
+  stage.detail = "starting";
+  stage.ping_failures = 0;
+  stage.launched = Clock::now();
+  stage.policy.on_started(stage.launched);
+  log::info("{} started: pid {}, port {}", stage.label(), process->pid(), stage.port);
+  asio::co_spawn(executor_, pump_output(stage, process), asio::detached);
+  asio::co_spawn(executor_, watch_exit(stage, process), asio::detached);
+}
+
+asio::awaitable<void> Supervisor::pump_output(Stage& stage, std::shared_ptr<ChildProcess> process) {
+  constexpr std::size_t max_line = 16 * 1024;
+  std::string buffer;
+  auto emit = [&](std::string line) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    log::info("{} | {}", stage.spec.name, line);
+    stage.tail.push_back(std::move(line));
+    while (stage.tail.size() > options_.tail_lines) stage.tail.pop_front();
+  };
+  for (;;) {
+    boost::system::error_code ec;
+    const std::size_t n = co_await asio::async_read_until(
+        process->output(), asio::dynamic_buffer(buffer, max_line), '\n',
+        asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == asio::error::not_found) {  // a line longer than max_line: pass it on in pieces
+      emit(std::exchange(buffer, {}));
+      continue;
+    }
+    if (ec) break;
+    emit(buffer.substr(0, n - 1));
+    buffer.erase(0, n);
+  }
+  if (!buffer.empty()) emit(std::move(buffer));
+  if (stage.process == process) stage.output_done = true;
+}
+
+asio::awaitable<void> Supervisor::watch_exit(Stage& stage, std::shared_ptr<ChildProcess> process) {
+  const ExitStatus status = co_await process->wait();
+  if (stage.process != process) co_return;
+  stage.state = stopping_ ? StageState::stopped : StageState::down;
+  stage.detail = status.describe();
+  if (stopping_) {
+    log::info("{} stopped ({})", stage.label(), status.describe());
+    co_return;
+  }
+  log::warn("{} {}", stage.label(), stage.detail);
+  if (running_) {
+    const auto delay = stage.policy.on_exited(Clock::now());
+    asio::co_spawn(executor_, restart(stage, delay), asio::detached);
+  }
+}
+
+asio::awaitable<void> Supervisor::sleep(milliseconds duration) {
+  asio::steady_timer timer(executor_, duration);
+  boost::system::error_code ec;
+  co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+}
+
+asio::awaitable<bool> Supervisor::ping(const Stage& stage, std::string* error) {
+  const asio::ip::tcp::endpoint endpoint(asio::ip::address_v4::loopback(), stage.port);
+  auto result = co_await common::http_get(endpoint, "/ping", options_.ping_timeout);
+  if (result.status == 200) co_return true;
+  if (error) {
+    *error = result.status ? "GET /ping answered " + std::to_string(result.status) : result.error;
+  }
+  co_return false;
+}
+
+std::string Supervisor::describe_failure(const Stage& stage, const std::string& what) const {
+  std::string message = stage.label() + " " + what;
+  if (stage.tail.empty()) return message + "; it printed nothing";
+  message += "; its last lines:";
+  for (const auto& line : stage.tail) message += "\n    | " + line;
+  return message;
+}
+
+asio::awaitable<void> Supervisor::wait_all_healthy() {
+  std::vector<Stage*> pending;
+  for (auto& s : stages_) pending.push_back(s.get());
+  while (!pending.empty()) {
+    if (stopping_) throw StartupError("start-up interrupted: tandem is stopping");
+    for (auto it = pending.begin(); it != pending.end();) {
+      Stage& stage = **it;
+      std::string error;
+      if (const auto& status = stage.process->exit_status()) {
+        // Let the last lines it printed reach the message.
+        for (int i = 0; i < 50 && !stage.output_done; ++i) co_await sleep(milliseconds(10));
+        throw StartupError(describe_failure(stage, status->describe() + " during start-up"));
+      }
+      if (co_await ping(stage, &error)) {
+        stage.state = StageState::up;
+        stage.detail.clear();
+        log::info("{} is healthy on port {} after {:.2f} s", stage.label(), stage.port,
+                  seconds(Clock::now() - stage.launched));
+        it = pending.erase(it);
+        continue;
+      }
+      if (Clock::now() - stage.launched > stage.spec.startup_timeout) {
+        throw StartupError(describe_failure(
+            stage, "did not answer GET /ping with 200 within " +
+                       fmt::format("{:g}", seconds(stage.spec.startup_timeout)) +
+                       " s (startup_timeout_s; last attempt: " + error + ")"));
+      }
+      ++it;
+    }
+    if (!pending.empty()) co_await sleep(options_.startup_poll_interval);
+  }
+}
+
+asio::awaitable<void> Supervisor::start() {
+  std::optional<std::string> failure;
+  for (auto& stage : stages_) {
+    const auto port = ports_.acquire();
+    if (!port) {
+      failure = stage->label() + ": no free port in stage_port_range " +
+                spec_.server.stage_port_range.to_string();
+      break;
+    }
+    stage->port = *port;
+    try {
+      launch(*stage);
+    } catch (const std::exception& e) {
+      failure = stage->label() + ": " + e.what();
+      break;
+    }
+  }
+  if (!failure) {
+    try {
+      co_await wait_all_healthy();
+    } catch (const StartupError& e) {
+      failure = e.what();
+    }
+  }
+  if (failure) {
+    co_await stop();
+    throw StartupError(*failure);
+  }
+  running_ = true;
+  asio::co_spawn(executor_, liveness_loop(), asio::detached);
+}
+
+asio::awaitable<void> Supervisor::restart(Stage& stage, milliseconds delay) {
+  log::info("{} restarts in {} ms (restart {})", stage.label(), delay.count(), stage.restarts + 1);
+  co_await sleep(delay);
+  if (stopping_) co_return;
+  ports_.release(stage.port);
+  const auto port = ports_.acquire(stage.port);
+  try {
+    if (!port) throw std::runtime_error("no free port in stage_port_range");
+    stage.port = *port;
+    ++stage.restarts;
+    launch(stage);
+  } catch (const std::exception& e) {
+    stage.state = StageState::down;
+    stage.detail = std::string("cannot restart: ") + e.what();
+    log::error("{} {}", stage.label(), stage.detail);
+    asio::co_spawn(executor_, restart(stage, stage.policy.on_exited(Clock::now())), asio::detached);
+    co_return;
+  }
+  const auto process = stage.process;
+  std::string error;
+  while (!stopping_ && stage.process == process && stage.alive()) {
+    if (co_await ping(stage, &error)) {
+      if (stage.process != process || !stage.alive()) co_return;
+      stage.state = StageState::up;
+      stage.detail.clear();
+      log::info("{} is healthy again on port {}", stage.label(), stage.port);
+      if (on_restarted_) on_restarted_(stage.index, stage.port);
+      co_return;
+    }
+    if (Clock::now() - stage.launched > stage.spec.startup_timeout) {
+      stage.detail = "restarted but never passed /ping (" + error + ")";
+      log::error("{} {}; killing it", stage.label(), stage.detail);
+      process->signal(SIGKILL);  // watch_exit schedules the next attempt
+      co_return;
+    }
+    co_await sleep(options_.startup_poll_interval);
+  }
+}
+
+asio::awaitable<void> Supervisor::liveness_loop() {
+  while (!stopping_) {
+    co_await sleep(options_.liveness_interval);
+    for (auto& s : stages_) {
+      Stage& stage = *s;
+      if (stopping_) co_return;
+      if (stage.state != StageState::up && stage.state != StageState::unhealthy) continue;
+      const auto process = stage.process;
+      std::string error;
+      const bool ok = co_await ping(stage, &error);
+      if (stage.process != process || !stage.alive()) continue;
+      if (ok) {
+        stage.ping_failures = 0;
+        if (stage.state == StageState::unhealthy) {
+          stage.state = StageState::up;
+          stage.detail.clear();
+          log::info("{} passes /ping again", stage.label());
+        }
+      } else if (++stage.ping_failures >= options_.liveness_failures &&
+                 stage.state == StageState::up) {
+        stage.state = StageState::unhealthy;
+        stage.detail = "failed " + std::to_string(stage.ping_failures) +
+                       " consecutive pings (" + error + ")";
+        log::warn("{} {}", stage.label(), stage.detail);
+      }
+    }
+  }
+}
+
+asio::awaitable<void> Supervisor::stop() {
+  stopping_ = true;
+  auto any_alive = [&] {
+    for (auto& s : stages_)
+      if (s->alive()) return true;
+    return false;
+  };
+  for (auto& s : stages_)
+    if (s->alive()) s->process->signal(SIGTERM);
+  const auto deadline = Clock::now() + spec_.server.stage_stop_timeout;
+  while (any_alive() && Clock::now() < deadline) co_await sleep(milliseconds(20));
+  for (auto& s : stages_) {
+    if (!s->alive()) continue;
+    log::warn("{} did not stop within {:g} s of SIGTERM; sending SIGKILL", s->label(),
+              seconds(spec_.server.stage_stop_timeout));
+    s->process->signal(SIGKILL);
+  }
+  while (any_alive()) co_await sleep(milliseconds(10));
+  for (auto& s : stages_) s->state = StageState::stopped;
+}
+
+std::optional<std::string> Supervisor::unavailable(std::size_t i) const {
+  const Stage& stage = *stages_.at(i);
+  if (stage.state == StageState::up || stage.state == StageState::unhealthy) {
+    if (stage.alive()) return std::nullopt;
+    return stage.label() + " is down";
+  }
+  const std::string state(to_string(stage.state));
+  return stage.label() + " is " + state +
+         (stage.detail.empty() || stage.detail == state ? "" : " (" + stage.detail + ")");
+}
+
+bool Supervisor::all_up() const {
+  for (const auto& s : stages_)
+    if (s->state != StageState::up || !s->alive()) return false;
+  return running_ && !stopping_;
+}
+
+std::uint16_t Supervisor::port(std::size_t i) const { return stages_.at(i)->port; }
+
+std::vector<StageStatus> Supervisor::status() const {
+  std::vector<StageStatus> out;
+  for (const auto& s : stages_) {
+    out.push_back({s->spec.name, s->spec.container, s->state, s->port, s->restarts, s->detail});
+  }
+  return out;
+}
+
+}  // namespace tandem::supervisor

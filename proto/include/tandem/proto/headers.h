@@ -1,0 +1,26 @@
+// HTTP header names of the SageMaker runtime contract, as tandem reads and writes them.
+// Header lookups are case-insensitive; these spellings are the ones sent.
+#pragma once
+
+#include <string_view>
+
+namespace tandem::proto::header {
+
+inline constexpr std::string_view custom_attributes = "X-Amzn-SageMaker-Custom-Attributes";
+inline constexpr std::string_view target_container_hostname =
+    "X-Amzn-SageMaker-Target-Container-Hostname";
+inline constexpr std::string_view inference_id = "X-Amzn-SageMaker-Inference-Id";
+inline constexpr std::string_view target_variant = "X-Amzn-SageMaker-Target-Variant";
+inline constexpr std::string_view invoked_production_variant = "x-Amzn-Invoked-Production-Variant";
+inline constexpr std::string_view error_type = "x-amzn-ErrorType";
+inline constexpr std::string_view request_id = "x-amzn-RequestId";
+inline constexpr std::string_view server_timing = "Server-Timing";
+inline constexpr std::string_view retry_after = "Retry-After";
+
+inline constexpr std::string_view production_variant = "AllTraffic";
+
+// Limits the runtime API puts on these headers.
+inline constexpr std::size_t max_custom_attributes = 1024;
+inline constexpr std::size_t max_inference_id = 64;
+
+}  // namespace tandem::proto::header
