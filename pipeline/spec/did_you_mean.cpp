@@ -11,8 +11,7 @@ constexpr std::size_t kMaxDistance = 2;
 constexpr std::size_t kMinPrefix = 3;
 
 bool same_letter(char a, char b) {
-  return std::tolower(static_cast<unsigned char>(a)) ==
-         std::tolower(static_cast<unsigned char>(b));
+  return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
 }
 
 bool starts_with(std::string_view text, std::string_view prefix) {

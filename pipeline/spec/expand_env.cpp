@@ -10,8 +10,12 @@ namespace {
 
 constexpr std::string_view kDefaultSeparator = ":-";
 
-bool is_name_start(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; }
-bool is_name_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+bool is_name_start(char c) {
+  return std::isalpha(static_cast<unsigned char>(c)) || c == '_';
+}
+bool is_name_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+}
 
 std::optional<std::string> lookup(EnvLookup env, const std::string& name) {
   if (env == nullptr) return std::nullopt;

@@ -34,8 +34,8 @@ constexpr std::array<std::string_view, 9> kServerKeys = {
     "drain_timeout_s",
     "stage_stop_timeout_s",
 };
-constexpr std::array<std::string_view, 3> kExecutionKeys = {
-    "max_concurrent_transforms", "batch_strategy", "max_payload_mb"};
+constexpr std::array<std::string_view, 3> kExecutionKeys = {"max_concurrent_transforms",
+                                                            "batch_strategy", "max_payload_mb"};
 constexpr std::array<std::string_view, 2> kModes = {"serial", "direct"};
 constexpr std::array<std::string_view, 2> kBatchStrategies = {"SINGLE_RECORD", "MULTI_RECORD"};
 
@@ -139,7 +139,8 @@ void read_execution_parameters(Context& ctx, const Value& value, ExecutionParame
 void read_root(Context& ctx, const YAML::Node& root, const std::filesystem::path& base_dir,
                PipelineSpec& spec) {
   if (!root.IsMap()) {
-    ctx.error(root.Mark(), "", fmt::format("expected a map at the top level, got {}", describe(root)));
+    ctx.error(root.Mark(), "",
+              fmt::format("expected a map at the top level, got {}", describe(root)));
     return;
   }
   const Fields fields(ctx, Value{root, root.Mark(), ""}, kRootKeys);
@@ -148,7 +149,9 @@ void read_root(Context& ctx, const YAML::Node& root, const std::filesystem::path
     if (auto name = read_sagemaker_name(ctx, *v)) spec.name = *name;
   }
   if (auto v = fields.get("mode")) {
-    if (auto mode = read_choice(ctx, *v, kModes)) spec.mode = *mode == 0 ? Mode::serial : Mode::direct;
+    if (auto mode = read_choice(ctx, *v, kModes)) {
+      spec.mode = *mode == 0 ? Mode::serial : Mode::direct;
+    }
   }
   if (auto v = fields.require("stages")) spec.stages = read_stages(ctx, *v, base_dir);
   if (auto v = fields.get("server")) read_server(ctx, *v, spec.stages.size(), spec.server);
@@ -180,9 +183,9 @@ std::filesystem::path absolute_dir(const std::string& dir) {
 }
 
 SpecError read_error(const std::string& path, int error) {
-  return SpecError{.file = path,
-                   .message = fmt::format("cannot read the spec: {}",
-                                          std::generic_category().message(error))};
+  return SpecError{
+      .file = path,
+      .message = fmt::format("cannot read the spec: {}", std::generic_category().message(error))};
 }
 
 std::string read_file(const std::string& path) {
@@ -206,7 +209,9 @@ std::string read_file(const std::string& path) {
 
 }  // namespace
 
-std::string PortRange::to_string() const { return fmt::format("{}-{}", low, high); }
+std::string PortRange::to_string() const {
+  return fmt::format("{}-{}", low, high);
+}
 
 const StageSpec* PipelineSpec::find_stage(std::string_view stage_name) const {
   for (const StageSpec& stage : stages) {

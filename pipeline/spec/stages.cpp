@@ -51,8 +51,8 @@ void read_command(Context& ctx, const Value& value, std::vector<std::string>& co
     const auto words = split_words(value.node.Scalar());
     ctx.error(value.mark, value.path,
               fmt::format("expected a list of strings (the program and its arguments), got the "
-                          "string \"{}\"; write it as a list: [{}]",
-                          value.node.Scalar(), fmt::join(words, ", ")));
+                          "string {}; write it as a list: [{}]",
+                          quote(value.node.Scalar()), fmt::join(words, ", ")));
     return;
   }
   if (!value.node.IsSequence() || value.node.size() == 0) {
@@ -70,7 +70,9 @@ void read_command(Context& ctx, const Value& value, std::vector<std::string>& co
     auto text = read_scalar(ctx, argument, "a string");
     if (!text) continue;
     // Arguments may be empty strings; the program may not.
-    if (position == 0 && text->empty()) ctx.error(argument.mark, argument.path, "must not be empty");
+    if (position == 0 && text->empty()) {
+      ctx.error(argument.mark, argument.path, "must not be empty");
+    }
     command.push_back(std::move(*text));
   }
 }
@@ -97,7 +99,8 @@ void read_transport(Context& ctx, const Value& value, Transport& transport) {
   if (!choice) return;
   transport = *choice == 0 ? Transport::http : Transport::shm;
   if (transport == Transport::shm) {
-    ctx.error(value.mark, value.path, "transport 'shm' is not available in this build yet; use http");
+    ctx.error(value.mark, value.path,
+              "transport 'shm' is not available in this build yet; use http");
   }
 }
 
@@ -125,14 +128,16 @@ void read_stage_fields(Context& ctx, const Fields& fields, const std::filesystem
     assign(read_seconds(ctx, *v, false), stage.startup_timeout);
   }
   if (auto v = fields.get("max_inflight")) {
-    if (auto n = read_integer(ctx, *v, 1, kMaxInflight)) stage.max_inflight = static_cast<std::uint32_t>(*n);
+    if (auto n = read_integer(ctx, *v, 1, kMaxInflight)) {
+      stage.max_inflight = static_cast<std::uint32_t>(*n);
+    }
   }
 }
 
 ReadStage read_stage(Context& ctx, const Value& value, std::size_t index,
                      const std::filesystem::path& base_dir) {
   ReadStage stage{.where = value};
-  stage.spec.container = fmt::format("container-{}", index + 1);
+  stage.spec.container = fmt::format("{}{}", kContainerPrefix, index + 1);
   stage.spec.name = stage.spec.container;
   stage.spec.working_dir = base_dir.string();
   const Fields fields(ctx, value, kStageKeys);
@@ -191,8 +196,8 @@ void check_unique_names(Context& ctx, const Value& stages, const std::vector<Rea
     const std::size_t number = container_number(name);
     if (number != 0 && number != i + 1 && number <= read.size()) {
       ctx.error(where.mark, where.path,
-                fmt::format("\"{}\" is the container name of {}[{}]; choose another name",
-                            name, stages.path, number - 1));
+                fmt::format("\"{}\" is the container name of {}[{}]; choose another name", name,
+                            stages.path, number - 1));
     }
   }
 }

@@ -16,7 +16,9 @@ constexpr double kBytesPerMegabyte = 1024.0 * 1024.0;
 constexpr int kLowestStagePort = 1024;
 constexpr int kHighestPort = 65535;
 
-bool is_alnum(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
+bool is_alnum(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) != 0;
+}
 
 std::optional<int> parse_port(std::string_view text) {
   int port = 0;
@@ -38,11 +40,11 @@ std::optional<std::string> read_sagemaker_name(Context& ctx, const Value& value)
   if (!name || is_sagemaker_name(*name)) return name;
   if (name->size() > kMaxNameLength) {
     ctx.error(value.mark, value.path,
-              fmt::format("\"{}\" is {} characters long; use at most {} {}", *name, name->size(),
+              fmt::format("{} is {} characters long; use at most {} {}", quote(*name), name->size(),
                           kMaxNameLength, kNameRule));
   } else {
     ctx.error(value.mark, value.path,
-              fmt::format("\"{}\" is not a valid name; use 1 to {} {}", *name, kMaxNameLength,
+              fmt::format("{} is not a valid name; use 1 to {} {}", quote(*name), kMaxNameLength,
                           kNameRule));
   }
   return std::nullopt;
@@ -85,14 +87,14 @@ std::optional<PortRange> read_port_range(Context& ctx, const Value& value) {
   }
   if (!low || !high) {
     ctx.error(value.mark, value.path,
-              fmt::format("expected a port range \"LOW-HIGH\" such as \"9000-9999\", got \"{}\"",
-                          *text));
+              fmt::format("expected a port range \"LOW-HIGH\" such as \"9000-9999\", got {}",
+                          quote(*text)));
     return std::nullopt;
   }
   if (*low < kLowestStagePort || *low > *high || *high > kHighestPort) {
     ctx.error(value.mark, value.path,
-              fmt::format("must satisfy {} <= LOW <= HIGH <= {}, got \"{}\"", kLowestStagePort,
-                          kHighestPort, *text));
+              fmt::format("must satisfy {} <= LOW <= HIGH <= {}, got {}", kLowestStagePort,
+                          kHighestPort, quote(*text)));
     return std::nullopt;
   }
   return PortRange{static_cast<std::uint16_t>(*low), static_cast<std::uint16_t>(*high)};

@@ -14,18 +14,15 @@ namespace {
 
 constexpr std::size_t kMaxQuotedLength = 80;
 
-int one_based(int zero_based) { return zero_based >= 0 ? zero_based + 1 : 0; }
+int one_based(int zero_based) {
+  return zero_based >= 0 ? zero_based + 1 : 0;
+}
 
 // yaml-cpp marks an empty value at the token after it, often on a later line; the key is
 // where the reader looks.
 YAML::Mark mark_of(const YAML::Node& key, const YAML::Node& value) {
   if (value.IsNull() || value.Mark().line < 0) return key.Mark();
   return value.Mark();
-}
-
-std::string quote(std::string_view text) {
-  if (text.size() <= kMaxQuotedLength) return fmt::format("\"{}\"", text);
-  return fmt::format("\"{}...\"", text.substr(0, kMaxQuotedLength));
 }
 
 std::string unknown_key_message(std::string_view key, std::span<const std::string_view> known) {
@@ -43,6 +40,11 @@ bool parse_whole(std::string_view text, T& out, std::errc& error) {
 }
 
 }  // namespace
+
+std::string quote(std::string_view text) {
+  if (text.size() <= kMaxQuotedLength) return fmt::format("\"{}\"", text);
+  return fmt::format("\"{}...\"", text.substr(0, kMaxQuotedLength));
+}
 
 void Context::error(const YAML::Mark& at, std::string path, std::string message) {
   errors_.push_back(SpecError{.file = file_,
@@ -115,8 +117,9 @@ void Fields::add_entry(const YAML::Node& key, const YAML::Node& value,
   const auto first = std::find_if(entries_.begin(), entries_.end(),
                                   [&](const Entry& entry) { return entry.key == name; });
   if (first != entries_.end()) {
-    ctx_.error(key.Mark(), path,
-               fmt::format("duplicate key; first given on line {}", one_based(first->key_mark.line)));
+    ctx_.error(
+        key.Mark(), path,
+        fmt::format("duplicate key; first given on line {}", one_based(first->key_mark.line)));
     return;
   }
   entries_.push_back(Entry{name, key.Mark(), Value{value, mark_of(key, value), path}});
@@ -131,7 +134,9 @@ std::optional<Value> Fields::get(std::string_view key) const {
 
 std::optional<Value> Fields::require(std::string_view key) const {
   auto value = get(key);
-  if (!value && is_map_) ctx_.error(self_.mark, join_path(self_.path, key), "required key is missing");
+  if (!value && is_map_) {
+    ctx_.error(self_.mark, join_path(self_.path, key), "required key is missing");
+  }
   return value;
 }
 
@@ -143,7 +148,8 @@ std::optional<std::string> read_scalar(Context& ctx, const Value& value,
     return std::nullopt;
   }
   Expansion expanded = expand_env(value.node.Scalar(), ctx.env());
-  for (std::string& message : expanded.errors) ctx.error(value.mark, value.path, std::move(message));
+  for (std::string& message : expanded.errors)
+    ctx.error(value.mark, value.path, std::move(message));
   if (!expanded.errors.empty()) return std::nullopt;
   return std::move(expanded.text);
 }

@@ -41,6 +41,8 @@ struct Value {
 std::string join_path(std::string_view parent, std::string_view key);
 // Element `index` of the sequence `list`.
 Value element(const Value& list, std::size_t index, const YAML::Node& item);
+// `text` in double quotes, cut short when long, for messages.
+std::string quote(std::string_view text);
 // What a node is, for "got ..." in messages: the quoted scalar, "a list", "a map" or "null".
 std::string describe(const YAML::Node& node);
 

@@ -22,7 +22,7 @@ TEST_CASE("edit_distance counts insertions, deletions and substitutions", "[did_
 TEST_CASE("did_you_mean picks the closest key within distance 2", "[did_you_mean]") {
   CHECK(did_you_mean("timout_s", kKeys) == "timeout_s");
   CHECK(did_you_mean("nmae", kKeys) == "name");
-  CHECK(did_you_mean("max_inflite", kKeys) == "max_inflight");
+  CHECK(did_you_mean("max_inflght", kKeys) == "max_inflight");
   CHECK(did_you_mean("ENV", kKeys) == "env");
 }
 

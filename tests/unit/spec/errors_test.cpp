@@ -10,7 +10,9 @@ namespace {
 
 using Lines = std::vector<std::string>;
 
-std::optional<std::string> no_env(const std::string&) { return std::nullopt; }
+std::optional<std::string> no_env(const std::string&) {
+  return std::nullopt;
+}
 
 // The error lines loading `yaml` reports; fails the test when it loads.
 Lines errors_of(const std::string& yaml) {
@@ -76,9 +78,8 @@ TEST_CASE("duplicate keys are errors", "[errors]") {
 }
 
 TEST_CASE("required keys", "[errors]") {
-  CHECK(errors_of("mode: serial\n") ==
-        Lines{"pipeline.yaml:1:1: name: required key is missing",
-              "pipeline.yaml:1:1: stages: required key is missing"});
+  CHECK(errors_of("mode: serial\n") == Lines{"pipeline.yaml:1:1: name: required key is missing",
+                                             "pipeline.yaml:1:1: stages: required key is missing"});
   CHECK(errors_of("name: a\nstages:\n  - name: b\n") ==
         Lines{"pipeline.yaml:3:5: stages[0].command: required key is missing"});
 }
@@ -219,7 +220,8 @@ TEST_CASE("the stage port range", "[errors]") {
 }
 
 TEST_CASE("the endpoint and stage naming rule", "[errors]") {
-  const std::string rule = "letters, digits and hyphens, starting and ending with a letter or digit";
+  const std::string rule =
+      "letters, digits and hyphens, starting and ending with a letter or digit";
   CHECK(errors_of("name: my_model\nstages:\n  - command: [x]\n") ==
         Lines{"pipeline.yaml:1:7: name: \"my_model\" is not a valid name; use 1 to 63 " + rule});
   CHECK(errors_of("name: model-\nstages:\n  - command: [x]\n") ==
@@ -228,10 +230,15 @@ TEST_CASE("the endpoint and stage naming rule", "[errors]") {
   CHECK(errors_of("name: " + long_name + "\nstages:\n  - command: [x]\n") ==
         Lines{"pipeline.yaml:1:7: name: \"" + long_name +
               "\" is 64 characters long; use at most 63 " + rule});
+  const std::string very_long_name(100, 'b');
+  CHECK(errors_of("name: " + very_long_name + "\nstages:\n  - command: [x]\n") ==
+        Lines{"pipeline.yaml:1:7: name: \"" + std::string(80, 'b') +
+              "...\" is 100 characters long; use at most 63 " + rule});
   CHECK(errors_of("name: \"\"\nstages:\n  - command: [x]\n") ==
         Lines{"pipeline.yaml:1:7: name: must not be empty"});
-  CHECK(errors_of("name: a\nstages:\n  - name: -b\n    command: [x]\n") ==
-        Lines{"pipeline.yaml:3:11: stages[0].name: \"-b\" is not a valid name; use 1 to 63 " + rule});
+  CHECK(
+      errors_of("name: a\nstages:\n  - name: -b\n    command: [x]\n") ==
+      Lines{"pipeline.yaml:3:11: stages[0].name: \"-b\" is not a valid name; use 1 to 63 " + rule});
 }
 
 TEST_CASE("a valid name may hold runs of hyphens and be 63 characters long", "[errors]") {
@@ -263,8 +270,7 @@ TEST_CASE("every stage has a name or none does", "[errors]") {
               "(container-1) has no name"});
 }
 
-TEST_CASE("stage names are unique and do not take another stage's container name",
-          "[errors]") {
+TEST_CASE("stage names are unique and do not take another stage's container name", "[errors]") {
   CHECK(errors_of("name: a\nstages:\n  - name: m\n    command: [x]\n  - name: m\n    command: "
                   "[x]\n") ==
         Lines{"pipeline.yaml:5:11: stages[1].name: duplicate stage name \"m\"; stages[0] has it "
@@ -312,8 +318,8 @@ TEST_CASE("stage environment variables", "[errors]") {
 }
 
 TEST_CASE("the spec version", "[errors]") {
-  CHECK(load_spec_text("version: 1\nname: a\nstages:\n  - command: [x]\n", "p", "/", no_env)
-            .name == "a");
+  CHECK(load_spec_text("version: 1\nname: a\nstages:\n  - command: [x]\n", "p", "/", no_env).name ==
+        "a");
   CHECK(errors_of("version: 2\nname: a\nstages:\n  - command: [x]\n") ==
         Lines{"pipeline.yaml:1:10: version: unsupported spec version 2; this build reads "
               "version 1"});
@@ -323,7 +329,7 @@ TEST_CASE("YAML syntax errors carry the parser's position", "[errors]") {
   CHECK(errors_of("name: a\nstages: [x\n") ==
         Lines{"pipeline.yaml:3:1: invalid YAML: end of sequence flow not found"});
   CHECK(errors_of("name: a\nstages:\n  - command: [x]\n   bad: 1\n") ==
-        Lines{"pipeline.yaml:4:7: invalid YAML: illegal map value"});
+        Lines{"pipeline.yaml:4:4: invalid YAML: end of sequence not found"});
 }
 
 TEST_CASE("the document must be one map", "[errors]") {

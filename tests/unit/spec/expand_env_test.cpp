@@ -13,10 +13,7 @@ using Lines = std::vector<std::string>;
 
 std::optional<std::string> fake_env(const std::string& name) {
   static const std::map<std::string, std::string> variables = {
-      {"HOME", "/home/ada"},
-      {"PORT", "8081"},
-      {"EMPTY", ""},
-      {"MODEL", "xgb"},
+      {"HOME", "/home/ada"},       {"PORT", "8081"}, {"EMPTY", ""}, {"MODEL", "xgb"},
       {"DOLLAR", "$HOME ${HOME}"},
   };
   const auto found = variables.find(name);
@@ -30,7 +27,9 @@ std::string expanded(std::string_view text) {
   return result.text;
 }
 
-Lines expansion_errors(std::string_view text) { return expand_env(text, fake_env).errors; }
+Lines expansion_errors(std::string_view text) {
+  return expand_env(text, fake_env).errors;
+}
 
 TEST_CASE("${VAR} expands from the lookup", "[expand_env]") {
   CHECK(expanded("${HOME}/models/${MODEL}") == "/home/ada/models/xgb");
@@ -115,7 +114,8 @@ stages:
   CHECK(spec.server.port == 8081);
   const StageSpec& stage = spec.stages[0];
   CHECK(stage.name == "xgb");
-  CHECK(stage.command == std::vector<std::string>{"python3", "/home/ada/serve.py", "${NOT_EXPANDED}"});
+  CHECK(stage.command ==
+        std::vector<std::string>{"python3", "/home/ada/serve.py", "${NOT_EXPANDED}"});
   CHECK(stage.working_dir == "/home/ada/work");
   CHECK(stage.model_dir == "/srv/app/models/xgb");
   CHECK(stage.env == std::map<std::string, std::string>{{"MODEL_NAME", "xgb"}, {"PRICE", "$3"}});
@@ -135,7 +135,7 @@ stages:
     FAIL("expected SpecErrors");
   } catch (const SpecErrors& e) {
     CHECK(std::string(e.what()) ==
-          "pipeline.yaml:3:24: stages[0].command[1]: environment variable MISSING is not set and "
+          "pipeline.yaml:3:22: stages[0].command[1]: environment variable MISSING is not set and "
           "has no default (write ${MISSING:-value} to give one)\n"
           "pipeline.yaml:5:10: stages[0].env.A: environment variable ALSO_MISSING is not set and "
           "has no default (write ${ALSO_MISSING:-value} to give one)\n"

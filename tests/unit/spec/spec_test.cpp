@@ -13,7 +13,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::optional<std::string> no_env(const std::string&) { return std::nullopt; }
+std::optional<std::string> no_env(const std::string&) {
+  return std::nullopt;
+}
 
 PipelineSpec load(const std::string& yaml) {
   return load_spec_text(yaml, "pipeline.yaml", "/srv/app", no_env);
@@ -96,11 +98,10 @@ TEST_CASE("a spec with every key is parsed into its values", "[spec]") {
   CHECK(featurize.command == std::vector<std::string>{"python3", "featurizer.py", "serve"});
   CHECK(featurize.working_dir == "/srv/app");
   CHECK(featurize.model_dir == "/srv/app/models/featurizer");
-  CHECK(featurize.env == std::map<std::string, std::string>{{"MODE", "fast"},
-                                                            {"THREADS", "4"},
-                                                            {"DEBUG", "true"},
-                                                            {"RATIO", "1.50"},
-                                                            {"EMPTY", ""}});
+  CHECK(
+      featurize.env ==
+      std::map<std::string, std::string>{
+          {"MODE", "fast"}, {"THREADS", "4"}, {"DEBUG", "true"}, {"RATIO", "1.50"}, {"EMPTY", ""}});
   CHECK(featurize.transport == Transport::http);
   CHECK(featurize.content_type == "text/csv");
   CHECK(featurize.accept == "application/json");
@@ -194,8 +195,8 @@ stages:
 }
 
 TEST_CASE("a relative base_dir is made absolute", "[spec]") {
-  const PipelineSpec spec = load_spec_text("name: a\nstages:\n  - command: [x]\n", "p.yaml",
-                                           "conf", no_env);
+  const PipelineSpec spec =
+      load_spec_text("name: a\nstages:\n  - command: [x]\n", "p.yaml", "conf", no_env);
   const auto expected = (std::filesystem::current_path() / "conf").lexically_normal();
   CHECK(spec.stages[0].working_dir == expected.string());
 }
@@ -222,7 +223,8 @@ TEST_CASE("SpecError::to_string omits what is unknown", "[spec]") {
 }
 
 TEST_CASE("SpecErrors::what joins every error line", "[spec]") {
-  const SpecErrors errors({SpecError{"p.yaml", 1, 2, "a", "x"}, SpecError{"p.yaml", 3, 4, "b", "y"}});
+  const SpecErrors errors(
+      {SpecError{"p.yaml", 1, 2, "a", "x"}, SpecError{"p.yaml", 3, 4, "b", "y"}});
   CHECK(std::string(errors.what()) == "p.yaml:1:2: a: x\np.yaml:3:4: b: y");
   CHECK(errors.errors().size() == 2);
 }
@@ -267,8 +269,7 @@ TEST_CASE("load_spec_file reports a file it cannot read", "[spec]") {
     load_spec_file(missing, no_env);
     FAIL("expected SpecErrors");
   } catch (const SpecErrors& e) {
-    CHECK(std::string(e.what()) ==
-          missing + ": cannot read the spec: No such file or directory");
+    CHECK(std::string(e.what()) == missing + ": cannot read the spec: No such file or directory");
     REQUIRE(e.errors().size() == 1);
     CHECK(e.errors()[0].file == missing);
     CHECK(e.errors()[0].line == 0);
