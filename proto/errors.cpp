@@ -4,6 +4,12 @@
 
 namespace tandem::proto {
 
+namespace {
+// A stage's 4xx is the client's fault as SageMaker words it; anything else, including a
+// stage that never answered, is a server error.
+bool is_client_error(int status) { return status >= 400 && status < 500; }
+}  // namespace
+
 int to_http_status(ErrorType type) {
   switch (type) {
     case ErrorType::validation: return 400;
@@ -52,7 +58,7 @@ std::string excerpt(std::string_view body, std::size_t limit) {
 }
 
 Error Error::stage_status(StageFailure failure) {
-  const char* kind = failure.original_status >= 500 ? "server" : "client";
+  const char* kind = is_client_error(failure.original_status) ? "client" : "server";
   auto message = "Received " + std::string(kind) + " error (" +
                  std::to_string(failure.original_status) + ") from " + failure.container +
                  " (stage '" + failure.stage + "') with message \"" + failure.original_message +
@@ -73,9 +79,8 @@ std::string error_body(const Error& error) {
   body["ErrorCode"] = std::string(error_type_name(error.type));
   body["Message"] = error.message;
   if (error.stage) {
-    body["ErrorCode"] = error.stage->original_status >= 400 && error.stage->original_status < 500
-                            ? "CLIENT_ERROR_FROM_MODEL"
-                            : "SERVER_ERROR_FROM_MODEL";
+    body["ErrorCode"] = is_client_error(error.stage->original_status) ? "CLIENT_ERROR_FROM_MODEL"
+                                                                       : "SERVER_ERROR_FROM_MODEL";
     body["OriginalStatusCode"] = error.stage->original_status;
     body["OriginalMessage"] = error.stage->original_message;
     body["LogStreamArn"] = error.stage->log_stream;

@@ -46,6 +46,18 @@ class AsyncSemaphore {
     waiter->timer.cancel();
   }
 
+  // Releases one unit when destroyed, also when the holder is unwound by an exception.
+  class Lease {
+   public:
+    explicit Lease(AsyncSemaphore& s) : semaphore_(&s) {}
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    ~Lease() { semaphore_->release(); }
+
+   private:
+    AsyncSemaphore* semaphore_;
+  };
+
   std::size_t available() const { return available_; }
   std::size_t waiting() const { return waiters_.size(); }
 

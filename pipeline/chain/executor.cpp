@@ -50,7 +50,7 @@ proto::Error ChainExecutor::failure_error(std::size_t index, std::size_t positio
   auto f = stage_failure(spec_, stage);
   std::string what = failure.message;
   if (failure.kind == TransportFailure::Kind::timeout) {
-    what = fmt::format("{} after {:.3g} s (timeout_s {:g} s, invocation_timeout_s {:g} s)", failure.message,
+    what = fmt::format("{} after {:.3f} s (timeout_s {:g} s, invocation_timeout_s {:g} s)", failure.message,
                        seconds(elapsed), seconds(stage.timeout),
                        seconds(spec_.server.invocation_timeout));
   } else if (failure.kind == TransportFailure::Kind::too_large) {
@@ -99,14 +99,17 @@ asio::awaitable<InvocationResult> ChainExecutor::invoke(Invocation invocation) {
       result.timings.push_back({stage.name, duration_cast<microseconds>(Clock::now() - hop_start), 0});
       result.error = proto::Error::stage_failed(
           stage_failure(spec_, stage),
-          fmt::format("all {} of its max_inflight slots stayed busy for {:.3g} s", stage.max_inflight,
+          fmt::format("all {} of its max_inflight slots stayed busy for {:.3f} s", stage.max_inflight,
                       seconds(Clock::now() - hop_start)));
       break;
     }
-    StageRequest request{body, hop_headers(stage, position, stages.size(), invocation, content_type),
-                         hop_deadline};
-    auto outcome = co_await transports_[index]->call(request);
-    inflight_[index]->release();
+    StageOutcome outcome;
+    {
+      AsyncSemaphore::Lease lease(*inflight_[index]);
+      StageRequest request{body, hop_headers(stage, position, stages.size(), invocation, content_type),
+                           hop_deadline};
+      outcome = co_await transports_[index]->call(request);
+    }
     const auto elapsed = Clock::now() - hop_start;
     const int status = outcome.response ? outcome.response->status : 0;
     result.timings.push_back({stage.name, duration_cast<microseconds>(elapsed), status});

@@ -191,10 +191,12 @@ asio::awaitable<Response> FrontServer::handle(Request& request) {
                                        spec_.name, spec_.server.max_concurrent_invocations)),
         request_id, request.version());
   }
-  ++in_flight_;
-  auto res = co_await invoke(request, request_id);
-  --in_flight_;
-  co_return res;
+  struct InFlight {
+    std::size_t& count;
+    explicit InFlight(std::size_t& c) : count(++c) {}
+    ~InFlight() { --count; }
+  } in_flight(in_flight_);
+  co_return co_await invoke(request, request_id);
 }
 
 asio::awaitable<Response> FrontServer::invoke(Request& request, const std::string& request_id) {

@@ -74,8 +74,9 @@ proto::Result<chain::Invocation> parse_invocation(Request& request, std::string 
         header::max_custom_attributes, inv.custom_attributes->size()));
   }
   if (auto id = header_value(request, header::inference_id)) {
-    if (id->empty() || id->size() > header::max_inference_id || !visible_ascii(*id, false)) {
-      return Error::validation(fmt::format("{} must be 1-{} visible ASCII characters without spaces",
+    // botocore's pattern: \A\S[\p{Print}]*\z (Beast has trimmed surrounding spaces).
+    if (id->empty() || id->size() > header::max_inference_id || !visible_ascii(*id, true)) {
+      return Error::validation(fmt::format("{} must be 1-{} printable ASCII characters",
                                            header::inference_id, header::max_inference_id));
     }
     inv.inference_id = std::move(*id);

@@ -12,8 +12,10 @@ bool port_is_free(std::uint16_t port) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  // No SO_REUSEADDR: a port with a connection lingering in TIME_WAIT counts as taken.
+  // The wildcard address collides with a bind on any local address, so a port someone holds
+  // on another interface counts as taken (a stage may bind 0.0.0.0). No SO_REUSEADDR: a port
+  // with a connection lingering in TIME_WAIT counts as taken too.
+  addr.sin_addr.s_addr = htonl(INADDR_ANY);
   const bool free = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   close(fd);
   return free;

@@ -1,5 +1,5 @@
 // Hands out loopback ports from the spec's stage_port_range, checking that each is free
-// (bindable on 127.0.0.1) before giving it out. Starts at an offset derived from the seed so
+// (bindable on every local address) before giving it out. Starts at an offset derived from the seed so
 // two tandem processes on one host rarely probe the same ports first.
 #pragma once
 

@@ -167,6 +167,8 @@ asio::awaitable<ExitStatus> ChildProcess::wait() {
   boost::system::error_code ec;
   co_await pidfd_.async_wait(asio::posix::stream_descriptor::wait_read,
                              asio::redirect_error(asio::use_awaitable, ec));
+  // Only a readable pidfd means the process is gone; never block the loop in waitpid.
+  if (ec) throw boost::system::system_error(ec, "waiting for pid " + std::to_string(pid_));
   if (!status_) {
     int status = 0;
     pid_t r;

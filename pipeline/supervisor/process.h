@@ -27,7 +27,7 @@ struct ExitStatus {
   bool exited() const;
   int exit_code() const;
   int signal() const;           // 0 when it exited normally
-  std::string describe() const;  // "exit status 2" or "killed by signal 9 (SIGKILL)"
+  std::string describe() const;  // "exited with status 2", "was killed by signal 9 (SIGKILL)"
 };
 
 class ChildProcess {

@@ -75,7 +75,11 @@ class Environment {
         result <= max) {
       return result;
     }
-    fail(name, fmt::format("{} {}-{}", meaning, min, max), *value);
+    fail(name,
+         max == std::numeric_limits<unsigned long>::max()
+             ? fmt::format("{} of at least {}", meaning, min)
+             : fmt::format("{} {}-{}", meaning, min, max),
+         *value);
     return std::nullopt;
   }
 
@@ -100,7 +104,9 @@ class Environment {
     report(fmt::format("{}: expected {}, got \"{}\"", name, expected, got));
   }
 
-  void report(std::string_view message) { errors_ += fmt::format("tandem-identity: {}\n", message); }
+  void report(std::string_view message) {
+    errors_ += fmt::format("tandem-identity: {}\n", message);
+  }
 
   const std::string& errors() const { return errors_; }
 
@@ -118,8 +124,8 @@ Config read_config(Environment& environment) {
   if (auto ms = environment.number("TANDEM_IDENTITY_DELAY_MS", 0, max_delay_ms, "milliseconds")) {
     config.delay = std::chrono::milliseconds(*ms);
   }
-  if (auto ms = environment.number("TANDEM_IDENTITY_STARTUP_DELAY_MS", 0, max_delay_ms,
-                                   "milliseconds")) {
+  if (auto ms =
+          environment.number("TANDEM_IDENTITY_STARTUP_DELAY_MS", 0, max_delay_ms, "milliseconds")) {
     config.startup_delay = std::chrono::milliseconds(*ms);
   }
   config.fail_status = status(environment, "TANDEM_IDENTITY_FAIL_STATUS");
@@ -128,9 +134,9 @@ Config read_config(Environment& environment) {
   config.custom_attributes = environment.header_value("TANDEM_IDENTITY_CUSTOM_ATTRIBUTES");
   config.append = environment.text("TANDEM_IDENTITY_APPEND").value_or("");
   config.echo_headers = environment.flag("TANDEM_IDENTITY_ECHO_HEADERS");
-  config.exit_after = environment.number("TANDEM_IDENTITY_EXIT_AFTER", 1,
-                                         std::numeric_limits<unsigned long>::max(),
-                                         "an invocation count");
+  config.exit_after =
+      environment.number("TANDEM_IDENTITY_EXIT_AFTER", 1, std::numeric_limits<unsigned long>::max(),
+                         "an invocation count");
   // Appending to the JSON echo would make it invalid JSON: refuse rather than guess.
   if (config.echo_headers && !config.append.empty()) {
     environment.fail("TANDEM_IDENTITY_APPEND", "no value with TANDEM_IDENTITY_ECHO_HEADERS=1",
@@ -151,10 +157,10 @@ std::string echo_json(const Request& request) {
 
 Response answer(const Config& config, const Request& request) {
   if (config.fail_status) {
-    return Response{.status = *config.fail_status,
-                    .body = fmt::format("identity stage failing with status {}",
-                                        *config.fail_status),
-                    .content_type = "text/plain"};
+    return Response{
+        .status = *config.fail_status,
+        .body = fmt::format("identity stage failing with status {}", *config.fail_status),
+        .content_type = "text/plain"};
   }
   Response response;
   if (config.echo_headers) {

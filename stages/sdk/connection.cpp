@@ -80,8 +80,8 @@ asio::awaitable<void> linger_and_close(Connection& connection) {
 void log_server_error(std::string_view target, const HttpResponse& response) {
   if (response.result_int() < 500) return;
   const std::string_view body = response.body();
-  fmt::print(stderr, "stage: {} answered {}: {}\n", target.substr(0, 200),
-             response.result_int(), body.substr(0, 512));
+  fmt::print(stderr, "stage: {} answered {}: {}\n", target.substr(0, 200), response.result_int(),
+             body.substr(0, 512));
 }
 
 }  // namespace

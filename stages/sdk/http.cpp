@@ -15,22 +15,25 @@ namespace {
 // Longest client-supplied text (a path) quoted back in an error message.
 constexpr std::size_t max_quoted = 200;
 
-bool valid_status(int status) { return status >= 200 && status <= 599; }
+bool valid_status(int status) {
+  return status >= 200 && status <= 599;
+}
 
 // A header value with CR, LF or NUL would split the response (header injection).
 bool valid_header_value(std::string_view value) {
   return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
 }
 
-std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
+std::string_view path_of(std::string_view target) {
+  return target.substr(0, target.find('?'));
+}
 
 template <typename Name>
 std::string header(const HttpRequest& request, Name name) {
   return std::string(request[name]);
 }
 
-HttpResponse method_not_allowed(std::string_view path, std::string_view allowed,
-                                unsigned version) {
+HttpResponse method_not_allowed(std::string_view path, std::string_view allowed, unsigned version) {
   auto response = text_response(
       405, fmt::format("{} accepts only {}", path.substr(0, max_quoted), allowed), version);
   response.set(http::field::allow, allowed);
@@ -114,8 +117,7 @@ HttpResponse invoke(const Handler& handler, const Request& request, unsigned ver
   }
 }
 
-HttpResponse handle_request(HttpRequest&& request, const Handler& handler,
-                            const Options& options) {
+HttpResponse handle_request(HttpRequest&& request, const Handler& handler, const Options& options) {
   const unsigned version = request.version();
   const std::string_view path = path_of(request.target());
   if (path == "/invocations") {
@@ -139,7 +141,8 @@ std::optional<HttpResponse> read_error_response(boost::beast::error_code error,
   constexpr unsigned version = 11;
   if (error == http::error::body_limit) {
     return text_response(
-        413, fmt::format("request body exceeds the stage's limit of {} bytes", options.max_body_bytes),
+        413,
+        fmt::format("request body exceeds the stage's limit of {} bytes", options.max_body_bytes),
         version);
   }
   if (error == http::error::header_limit) {

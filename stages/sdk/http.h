@@ -19,8 +19,7 @@ using HttpResponse = boost::beast::http::response<boost::beast::http::string_bod
 // Routes one request: POST /invocations to `handler`, GET /ping to options.ping, anything
 // else to 404/405. Never throws for anything the client or the handler does; keep-alive is
 // left to the caller, which knows whether the server is stopping.
-HttpResponse handle_request(HttpRequest&& request, const Handler& handler,
-                            const Options& options);
+HttpResponse handle_request(HttpRequest&& request, const Handler& handler, const Options& options);
 
 // The handler's view of an invocation; the body is moved out of `request`.
 Request to_request(HttpRequest&& request);

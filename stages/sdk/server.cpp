@@ -1,7 +1,11 @@
 // The stage server: an io_context run by a pool of threads, one coroutine per connection on
-// its own strand, and a control strand that owns the acceptor, the signals and the drain.
+// its own strand, and a control strand that owns the acceptor and the signals. The drain is
+// bounded by run()'s own thread, which serves nothing, so handlers blocking every server
+// thread cannot keep it from giving up.
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -12,8 +16,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <algorithm>
-#include <atomic>
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
@@ -44,7 +46,8 @@ tcp::acceptor listen_on(asio::io_context& io, const std::string& host, std::uint
   if (!error) acceptor.bind(endpoint, error);
   if (!error) acceptor.listen(asio::socket_base::max_listen_connections, error);
   if (error) {
-    throw std::runtime_error(fmt::format("cannot listen on {}:{}: {}", host, port, error.message()));
+    throw std::runtime_error(
+        fmt::format("cannot listen on {}:{}: {}", host, port, error.message()));
   }
   return acceptor;
 }
@@ -70,7 +73,8 @@ class Server::Impl {
     signals_.emplace(control_, SIGTERM, SIGINT);
     signals_->async_wait([this](const boost::system::error_code& error, int signal) {
       if (error) return;
-      fmt::print(stderr, "stage: received {}, draining\n", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+      fmt::print(stderr, "stage: received {}, draining\n",
+                 signal == SIGTERM ? "SIGTERM" : "SIGINT");
       stop();
     });
   }
@@ -84,8 +88,13 @@ class Server::Impl {
     for (unsigned i = 0; i < threads; ++i) workers_.emplace_back([this] { work(); });
     std::unique_lock lock(run_mutex_);
     // Workers return once no work is left: acceptor closed, every connection done.
-    run_done_.wait(lock, [this] { return running_ == 0 || drain_expired_; });
-    if (running_ != 0) return false;
+    const auto finished = [this] { return running_ == 0; };
+    run_done_.wait(lock, [&] { return finished() || drain_deadline_; });
+    if (!finished() && !run_done_.wait_until(lock, *drain_deadline_, finished)) {
+      lock.unlock();
+      give_up_drain();
+      return false;
+    }
     lock.unlock();
     for (auto& worker : workers_) worker.join();
     workers_.clear();
@@ -94,6 +103,11 @@ class Server::Impl {
 
   void stop() {
     if (stopping_.exchange(true)) return;
+    {
+      std::lock_guard lock(run_mutex_);
+      drain_deadline_ = std::chrono::steady_clock::now() + options_.drain_timeout;
+    }
+    run_done_.notify_all();
     asio::post(control_, [this] { begin_drain(); });
   }
 
@@ -165,21 +179,18 @@ class Server::Impl {
       std::rethrow_exception(failure);
     } catch (const std::exception& error) {
       fmt::print(stderr, "stage: connection failed: {}\n", error.what());
+    } catch (...) {
+      fmt::print(stderr, "stage: connection failed with a non-standard exception\n");
     }
   }
 
   void forget(const std::shared_ptr<Connection>& connection) {
     std::lock_guard lock(connections_mutex_);
     connections_.erase(connection);
-    // The last connection of a drain ends it early. Posted under the lock, so it runs after
-    // begin_drain() has started the timer (see there).
-    if (stopping_ && connections_.empty()) {
-      asio::post(control_, [this] { drain_timer_.cancel(); });
-    }
   }
 
   // On the control strand. Idle connections are cancelled on their own strands; busy ones
-  // see `stopping_` after their response and close. The timer bounds how long that takes.
+  // see `stopping_` after their response and close.
   void begin_drain() {
     boost::system::error_code ignored;
     acceptor_.close(ignored);
@@ -190,12 +201,6 @@ class Server::Impl {
         if (connection->idle) connection->stream.cancel();
       });
     }
-    if (connections_.empty()) return;
-    drain_timer_.expires_after(options_.drain_timeout);
-    drain_timer_.async_wait([this](const boost::system::error_code& error) {
-      if (error) return;  // Cancelled: every connection finished.
-      give_up_drain();
-    });
   }
 
   void give_up_drain() {
@@ -205,9 +210,6 @@ class Server::Impl {
                  connections_.size(), options_.drain_timeout.count());
     }
     io_.stop();
-    std::lock_guard lock(run_mutex_);
-    drain_expired_ = true;
-    run_done_.notify_all();
   }
 
   Handler handler_;
@@ -221,7 +223,6 @@ class Server::Impl {
   tcp::acceptor acceptor_;
   std::uint16_t port_;
   std::optional<asio::signal_set> signals_;
-  asio::steady_timer drain_timer_{control_};
 
   std::mutex connections_mutex_;
   std::set<std::shared_ptr<Connection>> connections_;
@@ -229,17 +230,25 @@ class Server::Impl {
   std::mutex run_mutex_;
   std::condition_variable run_done_;
   unsigned running_ = 0;
-  bool drain_expired_ = false;
+  std::optional<std::chrono::steady_clock::time_point> drain_deadline_;  // Set by stop().
   std::vector<std::thread> workers_;
 };
 
 Server::Server(Handler handler, Options options)
     : impl_(std::make_unique<Impl>(std::move(handler), std::move(options))) {}
 Server::~Server() = default;
-std::uint16_t Server::port() const { return impl_->port(); }
-void Server::stop_on_signals() { impl_->stop_on_signals(); }
-bool Server::run() { return impl_->run(); }
-void Server::stop() { impl_->stop(); }
+std::uint16_t Server::port() const {
+  return impl_->port();
+}
+void Server::stop_on_signals() {
+  impl_->stop_on_signals();
+}
+bool Server::run() {
+  return impl_->run();
+}
+void Server::stop() {
+  impl_->stop();
+}
 
 int serve(Handler handler, Options options) {
   try {

@@ -1,6 +1,7 @@
 // The pure request handling of the stage SDK: routing, header mapping, error mapping.
 #include "stages/sdk/http.h"
 
+#include <boost/asio/error.hpp>
 #include <boost/beast/http/error.hpp>
 #include <catch2/catch.hpp>
 #include <stdexcept>
@@ -93,17 +94,15 @@ TEST_CASE("to_http_response turns an answer that cannot be sent into a 500") {
 
 TEST_CASE("invoke maps handler exceptions to statuses") {
   SECTION("HttpError keeps its status and message") {
-    auto response = invoke_with([](const Request&) -> Response {
-      throw HttpError(415, "expected text/csv");
-    });
+    auto response =
+        invoke_with([](const Request&) -> Response { throw HttpError(415, "expected text/csv"); });
     CHECK(response.result_int() == 415);
     CHECK(response.body() == "expected text/csv");
     CHECK(response[http::field::content_type] == "text/plain; charset=utf-8");
   }
   SECTION("any other exception is a 500 with its text") {
-    auto response = invoke_with([](const Request&) -> Response {
-      throw std::runtime_error("model exploded");
-    });
+    auto response =
+        invoke_with([](const Request&) -> Response { throw std::runtime_error("model exploded"); });
     CHECK(response.result_int() == 500);
     CHECK(response.body() == "model exploded");
   }

@@ -226,7 +226,7 @@ TEST_CASE("a port in use is an error naming it") {
   RunningServer running(echo);
   Options options = test_options();
   options.port = running.port();
-  CHECK_THROWS_WITH(Server(echo, options),
-                    Catch::Matchers::StartsWith("cannot listen on 127.0.0.1:" +
-                                                std::to_string(running.port())));
+  CHECK_THROWS_WITH(
+      Server(echo, options),
+      Catch::Matchers::StartsWith("cannot listen on 127.0.0.1:" + std::to_string(running.port())));
 }
