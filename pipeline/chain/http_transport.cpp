@@ -1,6 +1,9 @@
 #include "pipeline/chain/http_transport.h"
 
+#include <sys/socket.h>
+
 #include <boost/asio/redirect_error.hpp>
+#include <cerrno>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http.hpp>
 
@@ -35,6 +38,14 @@ http::request<http::span_body<const char>> build_request(const StageRequest& req
   return req;
 }
 
+// True when the peer has closed an idle pooled connection (or sent something unasked for):
+// such a connection is not reused. A non-blocking peek, so it never waits.
+bool went_stale(beast::tcp_stream& stream) {
+  char byte;
+  const auto n = ::recv(stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
 bool is_closed_error(const beast::error_code& ec) {
   return ec == http::error::end_of_stream || ec == asio::error::eof ||
          ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
@@ -53,13 +64,14 @@ void HttpStageTransport::reset(std::uint16_t port) {
 }
 
 asio::awaitable<StageOutcome> HttpStageTransport::call(StageRequest request) {
-  // A pooled connection the stage has meanwhile closed fails before any byte of a response
-  // arrives; that case alone is retried once, on a new connection.
+  // POST /invocations is not idempotent: a request is sent again only when writing it to a
+  // pooled connection failed (the stage had closed it), never once the stage may have read it.
   for (int attempt_no = 0;; ++attempt_no) {
     std::unique_ptr<Connection> connection;
-    if (!idle_.empty()) {
+    while (!idle_.empty() && !connection) {
       connection = std::move(idle_.back());
       idle_.pop_back();
+      if (went_stale(connection->stream)) connection.reset();
     }
     bool retryable = false;
     auto outcome = co_await attempt(request, connection, retryable);
@@ -99,11 +111,20 @@ asio::awaitable<StageOutcome> HttpStageTransport::attempt(StageRequest& request,
   http::response_parser<http::string_body> parser;
   parser.body_limit(options_.response_body_limit);
   parser.header_limit(64 * 1024);
-  co_await http::async_read(connection->stream, connection->buffer, parser,
-                            asio::redirect_error(asio::use_awaitable, ec));
+  // Header first: Beast 1.74's eager parse does not enforce body_limit against a declared
+  // Content-Length, so the limit is checked here before any of the body is read.
+  co_await http::async_read_header(connection->stream, connection->buffer, parser,
+                                   asio::redirect_error(asio::use_awaitable, ec));
+  if (!ec) {
+    const auto length = parser.content_length();
+    if (length && *length > options_.response_body_limit) {
+      ec = http::error::body_limit;
+    } else {
+      co_await http::async_read(connection->stream, connection->buffer, parser,
+                                asio::redirect_error(asio::use_awaitable, ec));
+    }
+  }
   if (ec) {
-    const bool nothing_read = !parser.got_some() && connection->buffer.size() == 0;
-    retryable = reused && nothing_read && is_closed_error(ec);
     if (ec == beast::error::timeout) co_return failed(Kind::timeout, "timed out waiting for the response");
     if (ec == http::error::body_limit) {
       co_return failed(Kind::too_large, "response body over the limit of " +

@@ -181,15 +181,17 @@ asio::awaitable<Response> FrontServer::handle(Request& request) {
     case Route::invocations: break;
   }
   const auto request_id = random_request_id();
-  if (draining_) {
-    co_return error_response(Error::unavailable("endpoint '" + spec_.name + "' is shutting down"),
-                             request_id, request.version());
-  }
+  // Refusals carry Server-Timing too, so every invocation answer has one.
+  auto refuse = [&](const Error& error) {
+    auto res = error_response(error, request_id, request.version());
+    res.set(proto::header::server_timing, server_timing(chain::InvocationResult{}));
+    return res;
+  };
+  if (draining_) co_return refuse(Error::unavailable("endpoint '" + spec_.name + "' is shutting down"));
   if (in_flight_ >= spec_.server.max_concurrent_invocations) {
-    co_return error_response(
-        Error::unavailable(fmt::format("endpoint '{}' is at max_concurrent_invocations ({}); retry later",
-                                       spec_.name, spec_.server.max_concurrent_invocations)),
-        request_id, request.version());
+    co_return refuse(Error::unavailable(fmt::format(
+        "endpoint '{}' is at max_concurrent_invocations ({}); retry later", spec_.name,
+        spec_.server.max_concurrent_invocations)));
   }
   struct InFlight {
     std::size_t& count;
@@ -202,7 +204,11 @@ asio::awaitable<Response> FrontServer::handle(Request& request) {
 asio::awaitable<Response> FrontServer::invoke(Request& request, const std::string& request_id) {
   const unsigned version = request.version();
   auto invocation = parse_invocation(request, request_id);
-  if (!invocation) co_return error_response(invocation.error(), request_id, version);
+  if (!invocation) {
+    auto res = error_response(invocation.error(), request_id, version);
+    res.set(proto::header::server_timing, server_timing(chain::InvocationResult{}));
+    co_return res;
+  }
   const std::string inference_id = invocation->inference_id;
   auto result = co_await chain_.invoke(std::move(*invocation));
   const int status = result.error ? proto::to_http_status(result.error->type) : 200;

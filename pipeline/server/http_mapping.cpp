@@ -41,8 +41,11 @@ proto::Result<Route> match_route(http::verb method, std::string_view target,
   const auto path = path_of(target);
   auto require = [&](http::verb verb, Route route) -> proto::Result<Route> {
     if (method == verb) return route;
-    return Error::method_not_allowed(fmt::format("{} {} is not supported; use {}", std::string(http::to_string(method)),
-                                                 std::string(path), std::string(http::to_string(verb))));
+    const std::string allowed(http::to_string(verb));
+    return Error::method_not_allowed(
+        fmt::format("{} {} is not supported; use {}", std::string(http::to_string(method)),
+                    std::string(path), allowed),
+        allowed);
   };
   if (path == "/ping") return require(http::verb::get, Route::ping);
   if (path == "/invocations") return require(http::verb::post, Route::invocations);
@@ -125,6 +128,7 @@ Response error_response(const Error& error, const std::string& request_id, unsig
   res.set(header::error_type, proto::error_type_name(error.type));
   res.set(header::request_id, request_id);
   if (error.retry_after_s) res.set(header::retry_after, std::to_string(*error.retry_after_s));
+  if (error.allow) res.set(http::field::allow, *error.allow);
   res.body() = proto::error_body(error);
   res.prepare_payload();
   return res;

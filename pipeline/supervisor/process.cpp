@@ -64,9 +64,22 @@ void close_all_except(int keep) {
   close_range(static_cast<unsigned>(keep) + 1, ~0U, 0);
 }
 
-[[noreturn]] void exec_child(const ExecImage& image, const char* working_dir, int output_fd,
+// Messages on the launch pipe, written by the child side (async-signal-safe writes only).
+struct LaunchReport {
+  int kind = 0;  // 1: the stage's pid is `value`; 2: setting up failed at `step` with `value` = errno
+  int step = 0;
+  int value = 0;
+};
+enum : int { report_pid = 1, report_failure = 2 };
+enum : int { step_streams = 1, step_chdir = 2, step_exec = 3, step_fork = 4 };
+
+void send(int fd, LaunchReport report) {
+  [[maybe_unused]] auto n = write(fd, &report, sizeof report);
+}
+
+[[noreturn]] void exec_stage(const ExecImage& image, const char* working_dir, int output_fd,
                              int error_fd, pid_t parent) {
-  // Die with tandem, even when it is SIGKILLed; close the race with a parent already gone.
+  // The stage dies with its shim, so it dies with tandem too.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != parent) _exit(127);
   setpgid(0, 0);
@@ -79,27 +92,110 @@ void close_all_except(int keep) {
   int step = 0;
   const int devnull = open("/dev/null", O_RDONLY);
   if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(output_fd, 1) < 0 || dup2(output_fd, 2) < 0) {
-    step = 1;
+    step = step_streams;
   } else if (working_dir[0] != '\0' && chdir(working_dir) != 0) {
-    step = 2;
+    step = step_chdir;
   } else {
     // Nothing of tandem's (listening sockets, other stages' pipes) leaks into the stage; the
-    // error pipe is close-on-exec and reports a failed exec.
+    // report pipe is close-on-exec and tells of a failed exec.
     close_all_except(error_fd);
     execvpe(image.argv[0], image.argv.data(), image.envp.data());
-    step = 3;
+    step = step_exec;
   }
-  const int report[2] = {step, errno};
-  [[maybe_unused]] auto n = write(error_fd, report, sizeof report);
+  send(error_fd, {report_failure, step, errno});
   _exit(127);
+}
+
+void set_disposition(int sig, void (*handler)(int)) {
+  struct sigaction action {};
+  action.sa_handler = handler;
+  sigaction(sig, &action, nullptr);
+}
+
+// Mirrors the stage's end as the shim's own, so tandem sees the stage's exit status.
+[[noreturn]] void exit_like(int status) {
+  if (WIFSIGNALED(status)) {
+    const int sig = WTERMSIG(status);
+    set_disposition(sig, SIG_DFL);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    sigprocmask(SIG_UNBLOCK, &set, nullptr);
+    raise(sig);
+    _exit(128 + sig);
+  }
+  _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 127);
+}
+
+// The shim sits between tandem and a stage. PR_SET_PDEATHSIG reaches only a direct child,
+// so a stage's own children (gunicorn's workers) would outlive a SIGKILLed tandem; the shim
+// learns of tandem's death by signal and kills the stage's whole process group.
+[[noreturn]] void run_shim(const ExecImage& image, const char* working_dir, int output_fd,
+                           int report_fd, pid_t tandem) {
+  constexpr int tandem_died = SIGUSR1;
+  sigset_t wanted;
+  sigemptyset(&wanted);
+  sigaddset(&wanted, SIGCHLD);
+  sigaddset(&wanted, tandem_died);
+  sigprocmask(SIG_BLOCK, &wanted, nullptr);
+  prctl(PR_SET_PDEATHSIG, tandem_died);
+  if (getppid() != tandem) _exit(127);
+  // Terminal signals reach tandem's process group, the shim's too: tandem decides when
+  // stages stop, so the shim ignores them (the stage resets every disposition).
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE}) set_disposition(sig, SIG_IGN);
+  const pid_t shim = getpid();
+  const pid_t stage = fork();
+  if (stage == 0) exec_stage(image, working_dir, output_fd, report_fd, shim);
+  if (stage < 0) {
+    send(report_fd, {report_failure, step_fork, errno});
+    _exit(127);
+  }
+  send(report_fd, {report_pid, 0, stage});
+  close_range(3, ~0U, 0);
+  for (;;) {
+    siginfo_t info;
+    if (sigwaitinfo(&wanted, &info) < 0) continue;
+    if (info.si_signo == tandem_died) {
+      kill(-stage, SIGKILL);
+      _exit(137);
+    }
+    int status = 0;
+    if (waitpid(stage, &status, WNOHANG) == stage) {
+      kill(-stage, SIGKILL);  // whatever the stage left behind in its group
+      exit_like(status);
+    }
+  }
 }
 
 std::string launch_error(const LaunchSpec& spec, int step, int err) {
   const std::string what = std::strerror(err);
   switch (step) {
-    case 1: return "cannot set up the standard streams of '" + spec.argv[0] + "': " + what;
-    case 2: return "cannot enter working_dir '" + spec.working_dir + "': " + what;
+    case step_streams: return "cannot set up the standard streams of '" + spec.argv[0] + "': " + what;
+    case step_chdir: return "cannot enter working_dir '" + spec.working_dir + "': " + what;
+    case step_fork: return "cannot fork for '" + spec.argv[0] + "': " + what;
     default: return "cannot execute '" + spec.argv[0] + "': " + what;
+  }
+}
+
+// Reads the launch pipe to its end: the stage's pid, or why it could not start.
+std::pair<pid_t, std::optional<LaunchReport>> read_reports(int fd) {
+  pid_t stage = -1;
+  std::optional<LaunchReport> failure;
+  for (;;) {
+    LaunchReport report;
+    ssize_t n;
+    do n = read(fd, &report, sizeof report);
+    while (n < 0 && errno == EINTR);
+    if (n != static_cast<ssize_t>(sizeof report)) break;
+    if (report.kind == report_pid) stage = report.value;
+    if (report.kind == report_failure) failure = report;
+  }
+  return {stage, failure};
+}
+
+void reap(pid_t pid) {
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
 }
 
@@ -109,56 +205,52 @@ std::unique_ptr<ChildProcess> ChildProcess::launch(asio::any_io_executor executo
                                                    const LaunchSpec& spec) {
   if (spec.argv.empty()) throw std::runtime_error("empty command");
   ExecImage image(spec);
-  int out[2], err[2];
+  int out[2], reports[2];
   if (pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe: " + std::string(strerror(errno)));
-  if (pipe2(err, O_CLOEXEC) != 0) {
+  if (pipe2(reports, O_CLOEXEC) != 0) {
     close(out[0]);
     close(out[1]);
     throw std::runtime_error("pipe: " + std::string(strerror(errno)));
   }
-  const pid_t parent = getpid();
-  const pid_t pid = fork();
-  if (pid == 0) {
-    exec_child(image, spec.working_dir.c_str(), out[1], err[1], parent);
-  }
+  const pid_t tandem = getpid();
+  const pid_t shim = fork();
+  if (shim == 0) run_shim(image, spec.working_dir.c_str(), out[1], reports[1], tandem);
   close(out[1]);
-  close(err[1]);
-  if (pid < 0) {
+  close(reports[1]);
+  if (shim < 0) {
     close(out[0]);
-    close(err[0]);
+    close(reports[0]);
     throw std::runtime_error("fork: " + std::string(strerror(errno)));
   }
-  int report[2] = {0, 0};
-  ssize_t n;
-  do n = read(err[0], report, sizeof report);
-  while (n < 0 && errno == EINTR);
-  close(err[0]);
-  if (n == static_cast<ssize_t>(sizeof report)) {
-    int status = 0;
-    waitpid(pid, &status, 0);
+  // Ends when the stage has exec'd (close-on-exec) and the shim has closed its copy.
+  const auto [stage, failure] = read_reports(reports[0]);
+  close(reports[0]);
+  if (failure || stage <= 0) {
+    if (stage > 0) kill(stage, SIGKILL);
+    reap(shim);
     close(out[0]);
-    throw std::runtime_error(launch_error(spec, report[0], report[1]));
+    if (!failure) throw std::runtime_error("the launch shim for '" + spec.argv[0] + "' failed");
+    throw std::runtime_error(launch_error(spec, failure->step, failure->value));
   }
-  const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, shim, 0));
   if (pidfd < 0) {
     const int e = errno;
-    kill(pid, SIGKILL);
-    int status = 0;
-    waitpid(pid, &status, 0);
+    kill(-stage, SIGKILL);
+    reap(shim);
     close(out[0]);
     throw std::runtime_error("pidfd_open: " + std::string(strerror(e)));
   }
-  return std::unique_ptr<ChildProcess>(new ChildProcess(executor, pid, pidfd, out[0]));
+  return std::unique_ptr<ChildProcess>(new ChildProcess(executor, stage, shim, pidfd, out[0]));
 }
 
-ChildProcess::ChildProcess(asio::any_io_executor executor, pid_t pid, int pidfd, int output_fd)
-    : pid_(pid), pidfd_(executor, pidfd), output_(executor, output_fd) {}
+ChildProcess::ChildProcess(asio::any_io_executor executor, pid_t pid, pid_t shim, int pidfd,
+                           int output_fd)
+    : pid_(pid), shim_(shim), pidfd_(executor, pidfd), output_(executor, output_fd) {}
 
 ChildProcess::~ChildProcess() {
   if (!status_) {
     signal(SIGKILL);
-    int status = 0;
-    waitpid(pid_, &status, 0);
+    reap(shim_);
   }
 }
 
@@ -172,7 +264,7 @@ asio::awaitable<ExitStatus> ChildProcess::wait() {
   if (!status_) {
     int status = 0;
     pid_t r;
-    do r = waitpid(pid_, &status, 0);
+    do r = waitpid(shim_, &status, 0);
     while (r < 0 && errno == EINTR);
     status_ = ExitStatus{status};
   }

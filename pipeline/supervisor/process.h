@@ -1,6 +1,8 @@
-// One child process: started with fork+exec (argv, never a shell) in its own process group,
-// killed with its parent (PR_SET_PDEATHSIG), its stdout and stderr merged into one pipe the
-// caller reads, and its exit observed through a pidfd so waiting never blocks the event loop.
+// One stage process: started with fork+exec (argv, never a shell) in its own process group,
+// under a small shim process (a fork of tandem) that kills the whole group if tandem dies,
+// even by SIGKILL, and exits the way the stage did. Its stdout and stderr are merged into one
+// pipe the caller reads; its end is observed through the shim's pidfd, so waiting never
+// blocks the event loop.
 #pragma once
 
 #include <sys/types.h>
@@ -40,7 +42,7 @@ class ChildProcess {
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
 
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return pid_; }  // the stage's own pid
   // The read end of the merged stdout/stderr pipe.
   boost::asio::posix::stream_descriptor& output() { return output_; }
   // Completes when the process has exited, and reaps it.
@@ -50,8 +52,10 @@ class ChildProcess {
   void signal(int sig);
 
  private:
-  ChildProcess(boost::asio::any_io_executor executor, pid_t pid, int pidfd, int output_fd);
-  pid_t pid_;
+  ChildProcess(boost::asio::any_io_executor executor, pid_t pid, pid_t shim, int pidfd,
+               int output_fd);
+  pid_t pid_;   // the stage, leader of its process group
+  pid_t shim_;  // tandem's child, which waits for the stage
   boost::asio::posix::stream_descriptor pidfd_;
   boost::asio::posix::stream_descriptor output_;
   std::optional<ExitStatus> status_;

@@ -52,7 +52,7 @@ TEST_CASE("named constructors set the type, the message and Retry-After", "[erro
   CHECK_FALSE(v.retry_after_s.has_value());
 
   CHECK(Error::not_found("x").type == ErrorType::not_found);
-  CHECK(Error::method_not_allowed("x").type == ErrorType::method_not_allowed);
+  CHECK(Error::method_not_allowed("x", "GET").type == ErrorType::method_not_allowed);
   CHECK(Error::payload_too_large("x").type == ErrorType::payload_too_large);
   CHECK(Error::internal("x").type == ErrorType::internal);
   CHECK_FALSE(Error::internal("x").retry_after_s.has_value());

@@ -291,7 +291,9 @@ TEST_CASE("error responses: status, x-amzn-ErrorType, JSON body, Retry-After", "
           "\"unsupported\". See log for more information.");
   }
   SECTION("405 and 404 are ValidationErrors with their own status") {
-    CHECK(error_response(proto::Error::method_not_allowed("m"), "r", 11).result_int() == 405);
+    const auto not_allowed = error_response(proto::Error::method_not_allowed("m", "POST"), "r", 11);
+    CHECK(not_allowed.result_int() == 405);
+    CHECK(not_allowed["Allow"] == "POST");
     CHECK(error_response(proto::Error::not_found("n"), "r", 11)["x-amzn-ErrorType"] ==
           "ValidationError");
     CHECK(error_response(proto::Error::payload_too_large("p"), "r", 11).result_int() == 413);

@@ -38,11 +38,12 @@ struct Error {
   std::string message;
   std::optional<StageFailure> stage;      // set for ModelError
   std::optional<int> retry_after_s;       // sent as Retry-After
+  std::optional<std::string> allow;       // sent as Allow with a 405
 
   static Error validation(std::string msg) { return {ErrorType::validation, std::move(msg), {}, {}}; }
   static Error not_found(std::string msg) { return {ErrorType::not_found, std::move(msg), {}, {}}; }
-  static Error method_not_allowed(std::string msg) {
-    return {ErrorType::method_not_allowed, std::move(msg), {}, {}};
+  static Error method_not_allowed(std::string msg, std::string allow) {
+    return {ErrorType::method_not_allowed, std::move(msg), {}, {}, std::move(allow)};
   }
   static Error payload_too_large(std::string msg) {
     return {ErrorType::payload_too_large, std::move(msg), {}, {}};

@@ -1,0 +1,164 @@
+"""Start-up: stages that fail to start make `tandem serve` exit 1 with a message naming the
+stage, what happened and its last lines; `tandem validate` and `serve` reject a bad spec with
+exit status 2 and every error."""
+import re
+import subprocess
+
+import pytest
+
+from harness import identity, pid_alive, process_env, tandem_exe, wait_until, write_spec
+
+EXIT_TIMEOUT_S = 30
+
+
+def failed_start(tandem_factory, spec: dict) -> tuple[int, str]:
+    tandem = tandem_factory.launch(spec)
+    tandem.expected_exit = None
+    code = tandem.wait_exit(EXIT_TIMEOUT_S)
+    log = tandem.log()
+    assert "serving on" not in log, log
+    # Whatever was started has been stopped.
+    pids = tandem.stage_pids()
+    wait_until(lambda: not any(pid_alive(p) for p in pids.values()), 10,
+               f"stage processes {pids} to be gone")
+    return code, log
+
+
+def start_failure_message(log: str) -> str:
+    """The `start-up failed: ...` log entry with its continuation lines."""
+    match = re.search(r"ERROR start-up failed: (.*(?:\n    \|.*)*)", log)
+    assert match, f"no 'start-up failed' line in:\n{log}"
+    return match.group(1)
+
+
+def test_stage_that_exits_at_start(tandem_factory):
+    code, log = failed_start(tandem_factory, {"name": "start-fail", "stages": [
+        identity("good"), identity("bad", fail_start=1)]})
+    assert code == 1, log
+    assert start_failure_message(log) == (
+        "stage 'bad' (container-2) exited with status 2 during start-up; its last lines:\n"
+        "    | identity: failing at start-up as asked")
+
+
+def test_missing_program(tandem_factory, tmp_path):
+    code, log = failed_start(tandem_factory, {"name": "no-program", "stages": [
+        identity("good"),
+        {"name": "ghost", "command": [str(tmp_path / "no-such-stage"), "serve"]}]})
+    assert code == 1, log
+    assert start_failure_message(log) == (
+        f"stage 'ghost' (container-2): cannot execute '{tmp_path / 'no-such-stage'}': "
+        "No such file or directory")
+
+
+def test_program_not_on_path(tandem_factory):
+    code, log = failed_start(tandem_factory, {"name": "no-program", "stages": [
+        {"name": "ghost", "command": ["tandem-no-such-stage", "serve"]}]})
+    assert code == 1, log
+    assert start_failure_message(log) == (
+        "stage 'ghost' (container-1): cannot execute 'tandem-no-such-stage': "
+        "No such file or directory")
+
+
+def test_program_not_executable(tandem_factory, tmp_path):
+    script = tmp_path / "stage.sh"
+    script.write_text("#!/bin/sh\nexit 0\n")
+    script.chmod(0o644)
+    code, log = failed_start(tandem_factory, {"name": "no-exec", "stages": [
+        {"name": "noexec", "command": [str(script)]}]})
+    assert code == 1, log
+    assert start_failure_message(log) == (
+        f"stage 'noexec' (container-1): cannot execute '{script}': Permission denied")
+
+
+def test_missing_working_dir(tandem_factory, tmp_path):
+    code, log = failed_start(tandem_factory, {"name": "no-dir", "stages": [
+        identity("lost", spec={"working_dir": str(tmp_path / "gone")})]})
+    assert code == 1, log
+    assert start_failure_message(log) == (
+        f"stage 'lost' (container-1): cannot enter working_dir '{tmp_path / 'gone'}': "
+        "No such file or directory")
+
+
+def test_never_healthy_stage(tandem_factory):
+    code, log = failed_start(tandem_factory, {"name": "sick", "stages": [
+        identity("sick", ping_status=500, spec={"startup_timeout_s": 1})]})
+    assert code == 1, log
+    first, *tail = start_failure_message(log).split("\n")
+    assert first == ("stage 'sick' (container-1) did not answer GET /ping with 200 within 1 s "
+                     "(startup_timeout_s; last attempt: GET /ping answered 500); its last lines:")
+    assert re.fullmatch(r"    \| stage listening on 127\.0\.0\.1:\d+", tail[0]), tail
+    assert tail[-1] == "    | stage: /ping answered 500: stage is not healthy", tail
+    assert len(tail) <= 20, tail  # the last 20 lines
+
+
+def test_stage_output_is_logged_with_its_name(tandem_factory):
+    tandem = tandem_factory({"name": "output", "stages": [identity("talker")]})
+    port = tandem.stage_ports()["talker"]
+    tandem.wait_for_log(rf"INFO  talker \| stage listening on 127\.0\.0\.1:{port}\n")
+    tandem.wait_for_log(r"stage 'talker' \(container-1\) is healthy on port "
+                        rf"{port} after \d+\.\d\d s")
+
+
+# --- the spec ---------------------------------------------------------------------------
+
+BAD_SPEC = """\
+name: bad_name
+mode: sequential
+server:
+  max_payload_mb: big
+  stage_port_range: "9000"
+stages:
+  - name: a
+    command: tandem-identity serve
+    timout_s: 5
+  - command: [tandem-identity]
+    max_inflight: 0
+"""
+
+
+def expected_errors(path: str) -> str:
+    return "\n".join([
+        f'{path}:1:7: name: "bad_name" is not a valid name; use 1 to 63 letters, digits and '
+        f"hyphens, starting and ending with a letter or digit",
+        f'{path}:2:7: mode: expected one of serial, direct, got "sequential"',
+        f'{path}:4:19: server.max_payload_mb: expected a positive number of megabytes, got "big"',
+        f'{path}:5:21: server.stage_port_range: expected a port range "LOW-HIGH" such as '
+        f'"9000-9999", got "9000"',
+        f"{path}:8:14: stages[0].command: expected a list of strings (the program and its "
+        f'arguments), got the string "tandem-identity serve"; write it as a list: '
+        f"[tandem-identity, serve]",
+        f'{path}:9:5: stages[0].timout_s: unknown key; did you mean "timeout_s"?',
+        f"{path}:10:5: stages: either every stage has a name or none does; stages[1] "
+        f"(container-2) has no name",
+        f"{path}:11:19: stages[1].max_inflight: must be between 1 and 1024, got 0",
+        f"{path}: 8 error(s)",
+    ]) + "\n"
+
+
+def run_tandem(*args, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run([str(tandem_exe()), *args], capture_output=True, text=True,
+                          env=process_env(), cwd=cwd, timeout=60)
+
+
+@pytest.mark.parametrize("command", ["validate", "serve"])
+def test_bad_spec_exits_2_with_every_error(tmp_path, command):
+    write_spec(tmp_path, BAD_SPEC, "bad.yaml")
+    result = run_tandem(command, "bad.yaml", cwd=tmp_path)
+    assert result.returncode == 2, result
+    assert result.stdout == ""
+    assert result.stderr == expected_errors("bad.yaml")
+
+
+def test_validate_ok(tmp_path):
+    write_spec(tmp_path, {"name": "good", "stages": [identity("a"), identity("b")]}, "good.yaml")
+    result = run_tandem("validate", "good.yaml", cwd=tmp_path)
+    assert result.returncode == 0, result
+    assert result.stdout == "good.yaml: ok: endpoint 'good', 2 stage(s): a b\n"
+    assert result.stderr == ""
+
+
+def test_validate_missing_file(tmp_path):
+    result = run_tandem("validate", "absent.yaml", cwd=tmp_path)
+    assert result.returncode == 2, result
+    assert result.stderr == ("absent.yaml: cannot read the spec: No such file or directory\n"
+                             "absent.yaml: 1 error(s)\n")
