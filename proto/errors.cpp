@@ -7,19 +7,29 @@ namespace tandem::proto {
 namespace {
 // A stage's 4xx is the client's fault as SageMaker words it; anything else, including a
 // stage that never answered, is a server error.
-bool is_client_error(int status) { return status >= 400 && status < 500; }
+bool is_client_error(int status) {
+  return status >= 400 && status < 500;
+}
 }  // namespace
 
 int to_http_status(ErrorType type) {
   switch (type) {
-    case ErrorType::validation: return 400;
-    case ErrorType::not_found: return 404;
-    case ErrorType::method_not_allowed: return 405;
-    case ErrorType::payload_too_large: return 413;
-    case ErrorType::model: return 424;
-    case ErrorType::model_not_ready: return 429;
-    case ErrorType::internal: return 500;
-    case ErrorType::unavailable: return 503;
+    case ErrorType::validation:
+      return 400;
+    case ErrorType::not_found:
+      return 404;
+    case ErrorType::method_not_allowed:
+      return 405;
+    case ErrorType::payload_too_large:
+      return 413;
+    case ErrorType::model:
+      return 424;
+    case ErrorType::model_not_ready:
+      return 429;
+    case ErrorType::internal:
+      return 500;
+    case ErrorType::unavailable:
+      return 503;
   }
   return 500;
 }
@@ -29,11 +39,16 @@ std::string_view error_type_name(ErrorType type) {
     case ErrorType::validation:
     case ErrorType::not_found:
     case ErrorType::method_not_allowed:
-    case ErrorType::payload_too_large: return "ValidationError";
-    case ErrorType::model: return "ModelError";
-    case ErrorType::model_not_ready: return "ModelNotReadyException";
-    case ErrorType::internal: return "InternalFailure";
-    case ErrorType::unavailable: return "ServiceUnavailable";
+    case ErrorType::payload_too_large:
+      return "ValidationError";
+    case ErrorType::model:
+      return "ModelError";
+    case ErrorType::model_not_ready:
+      return "ModelNotReadyException";
+    case ErrorType::internal:
+      return "InternalFailure";
+    case ErrorType::unavailable:
+      return "ServiceUnavailable";
   }
   return "InternalFailure";
 }
@@ -80,7 +95,7 @@ std::string error_body(const Error& error) {
   body["Message"] = error.message;
   if (error.stage) {
     body["ErrorCode"] = is_client_error(error.stage->original_status) ? "CLIENT_ERROR_FROM_MODEL"
-                                                                       : "SERVER_ERROR_FROM_MODEL";
+                                                                      : "SERVER_ERROR_FROM_MODEL";
     body["OriginalStatusCode"] = error.stage->original_status;
     body["OriginalMessage"] = error.stage->original_message;
     body["LogStreamArn"] = error.stage->log_stream;

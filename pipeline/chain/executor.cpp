@@ -13,7 +13,9 @@ using std::chrono::microseconds;
 
 namespace {
 
-double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+double seconds(Clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
 
 proto::StageFailure stage_failure(const spec::PipelineSpec& spec, const spec::StageSpec& stage) {
   proto::StageFailure f;
@@ -50,13 +52,14 @@ proto::Error ChainExecutor::failure_error(std::size_t index, std::size_t positio
   auto f = stage_failure(spec_, stage);
   std::string what = failure.message;
   if (failure.kind == TransportFailure::Kind::timeout) {
-    what = fmt::format("{} after {:.3f} s (timeout_s {:g} s, invocation_timeout_s {:g} s)", failure.message,
-                       seconds(elapsed), seconds(stage.timeout),
+    what = fmt::format("{} after {:.3f} s (timeout_s {:g} s, invocation_timeout_s {:g} s)",
+                       failure.message, seconds(elapsed), seconds(stage.timeout),
                        seconds(spec_.server.invocation_timeout));
   } else if (failure.kind == TransportFailure::Kind::too_large) {
     const std::string to = position + 1 < route_length
-                               ? "the body passed to stage '" + spec_.stages[route[position + 1]].name +
-                                     "' (" + spec_.stages[route[position + 1]].container + ")"
+                               ? "the body passed to stage '" +
+                                     spec_.stages[route[position + 1]].name + "' (" +
+                                     spec_.stages[route[position + 1]].container + ")"
                                : "the body returned to the client";
     what = "its response is over stage_payload_mb (" + mib(spec_.server.stage_payload_bytes) +
            "), the limit on " + to;
@@ -96,17 +99,19 @@ asio::awaitable<InvocationResult> ChainExecutor::invoke(Invocation invocation) {
     const auto hop_start = Clock::now();
     const auto hop_deadline = std::min(deadline, hop_start + stage.timeout);
     if (!co_await inflight_[index]->acquire(hop_deadline)) {
-      result.timings.push_back({stage.name, duration_cast<microseconds>(Clock::now() - hop_start), 0});
+      result.timings.push_back(
+          {stage.name, duration_cast<microseconds>(Clock::now() - hop_start), 0});
       result.error = proto::Error::stage_failed(
           stage_failure(spec_, stage),
-          fmt::format("all {} of its max_inflight slots stayed busy for {:.3f} s", stage.max_inflight,
-                      seconds(Clock::now() - hop_start)));
+          fmt::format("all {} of its max_inflight slots stayed busy for {:.3f} s",
+                      stage.max_inflight, seconds(Clock::now() - hop_start)));
       break;
     }
     StageOutcome outcome;
     {
       AsyncSemaphore::Lease lease(*inflight_[index]);
-      StageRequest request{body, hop_headers(stage, position, stages.size(), invocation, content_type),
+      StageRequest request{body,
+                           hop_headers(stage, position, stages.size(), invocation, content_type),
                            hop_deadline};
       outcome = co_await transports_[index]->call(request);
     }
@@ -114,7 +119,8 @@ asio::awaitable<InvocationResult> ChainExecutor::invoke(Invocation invocation) {
     const int status = outcome.response ? outcome.response->status : 0;
     result.timings.push_back({stage.name, duration_cast<microseconds>(elapsed), status});
     if (!outcome.response) {
-      result.error = failure_error(index, position, stages.size(), stages, outcome.failure, elapsed);
+      result.error =
+          failure_error(index, position, stages.size(), stages, outcome.failure, elapsed);
       break;
     }
     auto& response = *outcome.response;
@@ -126,8 +132,9 @@ asio::awaitable<InvocationResult> ChainExecutor::invoke(Invocation invocation) {
       break;
     }
     body = std::move(response.body);
-    content_type = response.content_type.empty() ? std::nullopt
-                                                 : std::optional<std::string>(response.content_type);
+    content_type = response.content_type.empty()
+                       ? std::nullopt
+                       : std::optional<std::string>(response.content_type);
     custom_attributes = std::move(response.custom_attributes);
   }
   if (!result.error) {

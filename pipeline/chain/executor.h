@@ -21,8 +21,7 @@ class ChainExecutor {
   // `transports[i]` talks to spec.stages[i]; the executor owns them. `health` must outlive
   // the executor.
   ChainExecutor(boost::asio::any_io_executor executor, const spec::PipelineSpec& spec,
-                std::vector<std::unique_ptr<StageTransport>> transports,
-                const StageHealth& health);
+                std::vector<std::unique_ptr<StageTransport>> transports, const StageHealth& health);
 
   boost::asio::awaitable<InvocationResult> invoke(Invocation invocation);
 

@@ -3,9 +3,9 @@
 #include <sys/socket.h>
 
 #include <boost/asio/redirect_error.hpp>
-#include <cerrno>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http.hpp>
+#include <cerrno>
 
 #include "tandem/proto/headers.h"
 
@@ -24,7 +24,7 @@ StageOutcome failed(Kind kind, std::string message) {
 }
 
 http::request<http::span_body<const char>> build_request(const StageRequest& request,
-                                                          std::uint16_t port) {
+                                                         std::uint16_t port) {
   http::request<http::span_body<const char>> req{http::verb::post, "/invocations", 11};
   req.set(http::field::host, "127.0.0.1:" + std::to_string(port));
   const auto& h = request.headers;
@@ -94,18 +94,22 @@ asio::awaitable<StageOutcome> HttpStageTransport::attempt(StageRequest& request,
     connection->epoch = epoch_;
     connection->stream.expires_at(request.deadline);
     const asio::ip::tcp::endpoint endpoint(asio::ip::address_v4::loopback(), options_.port);
-    co_await connection->stream.async_connect(endpoint, asio::redirect_error(asio::use_awaitable, ec));
+    co_await connection->stream.async_connect(endpoint,
+                                              asio::redirect_error(asio::use_awaitable, ec));
     if (ec == beast::error::timeout) co_return failed(Kind::timeout, "timed out connecting");
-    if (ec) co_return failed(Kind::connect, "cannot connect to 127.0.0.1:" +
-                                                std::to_string(options_.port) + ": " + ec.message());
+    if (ec)
+      co_return failed(Kind::connect, "cannot connect to 127.0.0.1:" +
+                                          std::to_string(options_.port) + ": " + ec.message());
     connection->stream.socket().set_option(asio::ip::tcp::no_delay(true), ec);
   }
   auto req = build_request(request, options_.port);
   connection->stream.expires_at(request.deadline);
-  co_await http::async_write(connection->stream, req, asio::redirect_error(asio::use_awaitable, ec));
+  co_await http::async_write(connection->stream, req,
+                             asio::redirect_error(asio::use_awaitable, ec));
   if (ec) {
     retryable = reused && is_closed_error(ec);
-    if (ec == beast::error::timeout) co_return failed(Kind::timeout, "timed out sending the request");
+    if (ec == beast::error::timeout)
+      co_return failed(Kind::timeout, "timed out sending the request");
     co_return failed(Kind::closed, "connection failed while sending the request: " + ec.message());
   }
   http::response_parser<http::string_body> parser;
@@ -125,15 +129,18 @@ asio::awaitable<StageOutcome> HttpStageTransport::attempt(StageRequest& request,
     }
   }
   if (ec) {
-    if (ec == beast::error::timeout) co_return failed(Kind::timeout, "timed out waiting for the response");
+    if (ec == beast::error::timeout)
+      co_return failed(Kind::timeout, "timed out waiting for the response");
     if (ec == http::error::body_limit) {
       co_return failed(Kind::too_large, "response body over the limit of " +
-                                            std::to_string(options_.response_body_limit) + " bytes");
+                                            std::to_string(options_.response_body_limit) +
+                                            " bytes");
     }
     if (is_closed_error(ec)) {
-      co_return failed(Kind::closed, std::string("connection ") +
-                                         (ec == asio::error::connection_reset ? "reset" : "closed") +
-                                         " before a complete response (did the stage crash?)");
+      co_return failed(Kind::closed,
+                       std::string("connection ") +
+                           (ec == asio::error::connection_reset ? "reset" : "closed") +
+                           " before a complete response (did the stage crash?)");
     }
     co_return failed(Kind::protocol, "malformed HTTP response: " + ec.message());
   }

@@ -8,7 +8,8 @@ proto::Result<std::vector<std::size_t>> plan_route(const spec::PipelineSpec& spe
     if (invocation.target_container) {
       return proto::Error::validation(
           "X-Amzn-SageMaker-Target-Container-Hostname is only valid for a pipeline in direct "
-          "mode; pipeline '" + spec.name + "' is serial");
+          "mode; pipeline '" +
+          spec.name + "' is serial");
     }
     std::vector<std::size_t> all(spec.stages.size());
     for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
@@ -26,9 +27,8 @@ proto::Result<std::vector<std::size_t>> plan_route(const spec::PipelineSpec& spe
   std::string names;
   for (const auto& s : spec.stages) names += (names.empty() ? "" : ", ") + s.name;
   return proto::Error::validation("X-Amzn-SageMaker-Target-Container-Hostname '" +
-                                  *invocation.target_container +
-                                  "' names no stage of pipeline '" + spec.name + "' (stages: " +
-                                  names + ")");
+                                  *invocation.target_container + "' names no stage of pipeline '" +
+                                  spec.name + "' (stages: " + names + ")");
 }
 
 HopHeaders hop_headers(const spec::StageSpec& stage, std::size_t position, std::size_t route_length,

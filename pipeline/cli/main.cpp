@@ -32,10 +32,12 @@ int main(int argc, char** argv) {
   auto* serve = app.add_subcommand("serve", "start the stages and serve the pipeline over HTTP");
   serve->add_option("spec", spec_path, "pipeline spec (pipeline.yaml)")->required();
   serve->add_option("--host", serve_options.host, "listen address (overrides server.host)");
-  serve->add_option("--port", serve_options.port,
-                    "listen port, 0 for any free one (overrides server.port and SAGEMAKER_BIND_TO_PORT)");
+  serve->add_option(
+      "--port", serve_options.port,
+      "listen port, 0 for any free one (overrides server.port and SAGEMAKER_BIND_TO_PORT)");
 
-  auto* validate = app.add_subcommand("validate", "check a spec and print every error; starts nothing");
+  auto* validate =
+      app.add_subcommand("validate", "check a spec and print every error; starts nothing");
   validate->add_option("spec", spec_path, "pipeline spec (pipeline.yaml)")->required();
 
   CLI11_PARSE(app, argc, argv);

@@ -37,8 +37,9 @@ std::optional<std::string> not_ready(const supervisor::Supervisor& supervisor) {
   std::string why;
   for (const auto& s : supervisor.status()) {
     if (s.state == supervisor::StageState::up) continue;
-    why += fmt::format("{}stage '{}' ({}) is {}{}", why.empty() ? "" : "; ", s.name, s.container,
-                       supervisor::to_string(s.state), s.detail.empty() ? "" : " (" + s.detail + ")");
+    why +=
+        fmt::format("{}stage '{}' ({}) is {}{}", why.empty() ? "" : "; ", s.name, s.container,
+                    supervisor::to_string(s.state), s.detail.empty() ? "" : " (" + s.detail + ")");
   }
   if (why.empty() && !supervisor.all_up()) why = "stages are not running";
   if (why.empty()) return std::nullopt;
@@ -89,8 +90,10 @@ struct App {
       const auto host = options.host.value_or(spec.server.host);
       const auto endpoint = front->listen(host, resolve_port(spec, options));
       front->start();
-      log::info("endpoint '{}' serving on http://{}:{} (POST /invocations, POST /endpoints/{}/invocations, GET /ping)",
-                spec.name, host, endpoint.port(), spec.name);
+      log::info(
+          "endpoint '{}' serving on http://{}:{} (POST /invocations, POST "
+          "/endpoints/{}/invocations, GET /ping)",
+          spec.name, host, endpoint.port(), spec.name);
     } catch (const std::exception& e) {
       failure = e.what();
     }
@@ -110,8 +113,10 @@ struct App {
       o.max_idle_connections = spec.stages[i].max_inflight;
       transports.push_back(std::make_unique<chain::HttpStageTransport>(io.get_executor(), o));
     }
-    chain = std::make_unique<chain::ChainExecutor>(io.get_executor(), spec, std::move(transports), health);
-    supervisor.on_restarted([this](std::size_t stage, std::uint16_t port) { chain->stage_restarted(stage, port); });
+    chain = std::make_unique<chain::ChainExecutor>(io.get_executor(), spec, std::move(transports),
+                                                   health);
+    supervisor.on_restarted(
+        [this](std::size_t stage, std::uint16_t port) { chain->stage_restarted(stage, port); });
   }
 
   server::FrontServerHooks hooks() {
@@ -128,10 +133,13 @@ struct App {
 
   asio::awaitable<void> shutdown() {
     if (front) {
-      log::info("draining: /ping now fails, no new connections; waiting up to {:g} s for {} in-flight invocation(s)",
-                std::chrono::duration<double>(spec.server.drain_timeout).count(), front->in_flight());
+      log::info(
+          "draining: /ping now fails, no new connections; waiting up to {:g} s for {} in-flight "
+          "invocation(s)",
+          std::chrono::duration<double>(spec.server.drain_timeout).count(), front->in_flight());
       const auto left = co_await front->drain(spec.server.drain_timeout);
-      if (left) log::warn("{} invocation(s) still in flight after drain_timeout_s; stopping anyway", left);
+      if (left)
+        log::warn("{} invocation(s) still in flight after drain_timeout_s; stopping anyway", left);
     }
     co_await supervisor.stop();
     log::info("endpoint '{}' stopped", spec.name);

@@ -13,8 +13,7 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 
 asio::awaitable<HttpGetResult> http_get(asio::ip::tcp::endpoint endpoint, std::string target,
-                                        std::chrono::milliseconds timeout,
-                                        std::size_t body_limit) {
+                                        std::chrono::milliseconds timeout, std::size_t body_limit) {
   HttpGetResult result;
   beast::error_code ec;
   beast::tcp_stream stream(co_await asio::this_coro::executor);
@@ -25,7 +24,8 @@ asio::awaitable<HttpGetResult> http_get(asio::ip::tcp::endpoint endpoint, std::s
     co_return result;
   }
   http::request<http::empty_body> req{http::verb::get, target, 11};
-  req.set(http::field::host, endpoint.address().to_string() + ":" + std::to_string(endpoint.port()));
+  req.set(http::field::host,
+          endpoint.address().to_string() + ":" + std::to_string(endpoint.port()));
   req.keep_alive(false);
   co_await http::async_write(stream, req, asio::redirect_error(asio::use_awaitable, ec));
   if (ec) {

@@ -11,9 +11,9 @@
 namespace tandem::common {
 
 struct HttpGetResult {
-  int status = 0;       // 0 when no response arrived
+  int status = 0;  // 0 when no response arrived
   std::string body;
-  std::string error;    // what went wrong when status == 0
+  std::string error;  // what went wrong when status == 0
 };
 
 boost::asio::awaitable<HttpGetResult> http_get(boost::asio::ip::tcp::endpoint endpoint,

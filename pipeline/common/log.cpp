@@ -14,10 +14,14 @@ std::mutex g_mutex;
 
 std::string_view level_name(Level level) {
   switch (level) {
-    case Level::debug: return "DEBUG";
-    case Level::info: return "INFO ";
-    case Level::warn: return "WARN ";
-    case Level::error: return "ERROR";
+    case Level::debug:
+      return "DEBUG";
+    case Level::info:
+      return "INFO ";
+    case Level::warn:
+      return "WARN ";
+    case Level::error:
+      return "ERROR";
   }
   return "INFO ";
 }
@@ -36,7 +40,9 @@ std::string timestamp() {
 
 }  // namespace
 
-void set_level(Level level) { g_level = level; }
+void set_level(Level level) {
+  g_level = level;
+}
 
 void write(Level level, std::string_view message) {
   if (level < g_level.load()) return;

@@ -7,7 +7,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-
 #include <nlohmann/json.hpp>
 
 #include "pipeline/common/log.h"
@@ -29,8 +28,8 @@ constexpr std::size_t header_limit = 16 * 1024;
 std::string describe_timings(const chain::InvocationResult& result) {
   std::string out;
   for (const auto& t : result.timings) {
-    out += fmt::format(" {}={:.3f}ms({})", t.stage, static_cast<double>(t.duration.count()) / 1000.0,
-                       t.status);
+    out += fmt::format(" {}={:.3f}ms({})", t.stage,
+                       static_cast<double>(t.duration.count()) / 1000.0, t.status);
   }
   return out;
 }
@@ -53,7 +52,11 @@ asio::awaitable<void> discard_input(beast::tcp_stream& stream) {
 
 FrontServer::FrontServer(asio::any_io_executor executor, const spec::PipelineSpec& spec,
                          chain::ChainExecutor& chain, FrontServerHooks hooks)
-    : executor_(executor), spec_(spec), chain_(chain), hooks_(std::move(hooks)), acceptor_(executor) {}
+    : executor_(executor),
+      spec_(spec),
+      chain_(chain),
+      hooks_(std::move(hooks)),
+      acceptor_(executor) {}
 
 tcp::endpoint FrontServer::listen(const std::string& host, std::uint16_t port) {
   beast::error_code ec;
@@ -71,12 +74,15 @@ tcp::endpoint FrontServer::listen(const std::string& host, std::uint16_t port) {
   return acceptor_.local_endpoint();
 }
 
-void FrontServer::start() { asio::co_spawn(executor_, accept_loop(), asio::detached); }
+void FrontServer::start() {
+  asio::co_spawn(executor_, accept_loop(), asio::detached);
+}
 
 asio::awaitable<void> FrontServer::accept_loop() {
   while (acceptor_.is_open()) {
     beast::error_code ec;
-    tcp::socket socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    tcp::socket socket =
+        co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) break;
     if (ec) {
       // Out of descriptors or similar: back off briefly instead of spinning.
@@ -99,7 +105,8 @@ asio::awaitable<void> FrontServer::session(tcp::socket socket) {
     parser.header_limit(header_limit);
     parser.body_limit(spec_.server.max_payload_bytes);
     stream.expires_after(idle_timeout);
-    co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    co_await http::async_read_header(stream, buffer, parser,
+                                     asio::redirect_error(asio::use_awaitable, ec));
     std::optional<Error> refused;
     if (!ec) {
       const auto& h = parser.get();
@@ -111,14 +118,15 @@ asio::awaitable<void> FrontServer::session(tcp::socket socket) {
         co_await http::async_write(stream, cont, asio::redirect_error(asio::use_awaitable, ec));
       }
       if (!ec) {
-        co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+        co_await http::async_read(stream, buffer, parser,
+                                  asio::redirect_error(asio::use_awaitable, ec));
       }
     }
     if (ec == http::error::body_limit) {
-      refused = Error::payload_too_large(fmt::format(
-          "request body is larger than max_payload_mb ({:g} MiB, {} bytes)",
-          static_cast<double>(spec_.server.max_payload_bytes) / (1024.0 * 1024.0),
-          spec_.server.max_payload_bytes));
+      refused = Error::payload_too_large(
+          fmt::format("request body is larger than max_payload_mb ({:g} MiB, {} bytes)",
+                      static_cast<double>(spec_.server.max_payload_bytes) / (1024.0 * 1024.0),
+                      spec_.server.max_payload_bytes));
     } else if (ec == http::error::header_limit) {
       refused = Error::validation("request headers are larger than 16 KiB");
     } else if (ec && parser.got_some() && ec != http::error::end_of_stream &&
@@ -169,7 +177,8 @@ asio::awaitable<Response> FrontServer::handle(Request& request) {
   auto route = match_route(request.method(), request.target(), spec_.name);
   if (!route) co_return error_response(route.error(), random_request_id(), request.version());
   switch (*route) {
-    case Route::ping: co_return ping(request.version());
+    case Route::ping:
+      co_return ping(request.version());
     case Route::execution_parameters: {
       Response res{http::status::ok, request.version()};
       res.set(http::field::content_type, "application/json");
@@ -178,7 +187,8 @@ asio::awaitable<Response> FrontServer::handle(Request& request) {
       res.prepare_payload();
       co_return res;
     }
-    case Route::invocations: break;
+    case Route::invocations:
+      break;
   }
   const auto request_id = random_request_id();
   // Refusals carry Server-Timing too, so every invocation answer has one.
@@ -187,11 +197,12 @@ asio::awaitable<Response> FrontServer::handle(Request& request) {
     res.set(proto::header::server_timing, server_timing(chain::InvocationResult{}));
     return res;
   };
-  if (draining_) co_return refuse(Error::unavailable("endpoint '" + spec_.name + "' is shutting down"));
+  if (draining_)
+    co_return refuse(Error::unavailable("endpoint '" + spec_.name + "' is shutting down"));
   if (in_flight_ >= spec_.server.max_concurrent_invocations) {
-    co_return refuse(Error::unavailable(fmt::format(
-        "endpoint '{}' is at max_concurrent_invocations ({}); retry later", spec_.name,
-        spec_.server.max_concurrent_invocations)));
+    co_return refuse(Error::unavailable(
+        fmt::format("endpoint '{}' is at max_concurrent_invocations ({}); retry later", spec_.name,
+                    spec_.server.max_concurrent_invocations)));
   }
   struct InFlight {
     std::size_t& count;

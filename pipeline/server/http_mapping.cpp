@@ -32,7 +32,9 @@ bool visible_ascii(std::string_view s, bool allow_space) {
   return true;
 }
 
-double ms(std::chrono::microseconds us) { return static_cast<double>(us.count()) / 1000.0; }
+double ms(std::chrono::microseconds us) {
+  return static_cast<double>(us.count()) / 1000.0;
+}
 
 }  // namespace
 
@@ -60,9 +62,10 @@ proto::Result<Route> match_route(http::verb method, std::string_view target,
     }
     return require(http::verb::post, Route::invocations);
   }
-  return Error::not_found(fmt::format("no route for {}; routes are GET /ping, POST /invocations, "
-                                      "POST /endpoints/{}/invocations, GET /execution-parameters",
-                                      std::string(path), endpoint_name));
+  return Error::not_found(
+      fmt::format("no route for {}; routes are GET /ping, POST /invocations, "
+                  "POST /endpoints/{}/invocations, GET /execution-parameters",
+                  std::string(path), endpoint_name));
 }
 
 proto::Result<chain::Invocation> parse_invocation(Request& request, std::string generated_id) {
@@ -88,8 +91,9 @@ proto::Result<chain::Invocation> parse_invocation(Request& request, std::string 
   }
   if (auto variant = header_value(request, header::target_variant);
       variant && *variant != header::production_variant) {
-    return Error::validation(fmt::format("{} '{}' names no variant of this endpoint; its only variant is {}",
-                                         header::target_variant, *variant, header::production_variant));
+    return Error::validation(
+        fmt::format("{} '{}' names no variant of this endpoint; its only variant is {}",
+                    header::target_variant, *variant, header::production_variant));
   }
   inv.target_container = header_value(request, header::target_container_hostname);
   inv.body = std::move(request.body());
@@ -135,7 +139,7 @@ Response error_response(const Error& error, const std::string& request_id, unsig
 }
 
 std::string execution_parameters(const spec::ExecutionParameters& from_spec,
-                                  const std::optional<std::string>& first_stage_answer) {
+                                 const std::optional<std::string>& first_stage_answer) {
   nlohmann::json stage = nlohmann::json::object();
   if (first_stage_answer) {
     auto parsed = nlohmann::json::parse(*first_stage_answer, nullptr, false);

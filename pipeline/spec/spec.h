@@ -31,7 +31,7 @@ struct ServerSpec {
   std::chrono::milliseconds invocation_timeout{60'000};
   std::uint32_t max_concurrent_invocations = 64;
   PortRange stage_port_range{};
-  std::chrono::milliseconds drain_timeout{30'000};      // in-flight grace on SIGTERM
+  std::chrono::milliseconds drain_timeout{30'000};       // in-flight grace on SIGTERM
   std::chrono::milliseconds stage_stop_timeout{30'000};  // SIGTERM -> SIGKILL per stage
 };
 
@@ -45,8 +45,8 @@ struct ExecutionParameters {
 struct StageSpec {
   std::string name;       // container hostname; "container-N" when the spec names none
   std::string container;  // always "container-N" (1-based position), for SageMaker-style errors
-  std::vector<std::string> command;  // argv; never run through a shell
-  std::string working_dir;           // absolute, resolved against the spec file's folder
+  std::vector<std::string> command;      // argv; never run through a shell
+  std::string working_dir;               // absolute, resolved against the spec file's folder
   std::optional<std::string> model_dir;  // absolute; passed as SM_MODEL_DIR
   std::map<std::string, std::string> env;
   Transport transport = Transport::http;
@@ -71,10 +71,10 @@ struct PipelineSpec {
 // One problem found while loading a spec: where it is and what is wrong.
 struct SpecError {
   std::string file;
-  int line = 0;    // 1-based; 0 when unknown
-  int column = 0;  // 1-based; 0 when unknown
-  std::string path;     // key path, e.g. "stages[1].timeout_s"
-  std::string message;  // e.g. "expected a positive number, got \"fast\""
+  int line = 0;                   // 1-based; 0 when unknown
+  int column = 0;                 // 1-based; 0 when unknown
+  std::string path;               // key path, e.g. "stages[1].timeout_s"
+  std::string message;            // e.g. "expected a positive number, got \"fast\""
   std::string to_string() const;  // "file:line:col: path: message"
 };
 

@@ -42,6 +42,8 @@ std::optional<std::uint16_t> PortAllocator::acquire(std::optional<std::uint16_t>
   return std::nullopt;
 }
 
-void PortAllocator::release(std::uint16_t port) { held_.erase(port); }
+void PortAllocator::release(std::uint16_t port) {
+  held_.erase(port);
+}
 
 }  // namespace tandem::supervisor

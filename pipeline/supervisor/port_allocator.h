@@ -1,6 +1,6 @@
 // Hands out loopback ports from the spec's stage_port_range, checking that each is free
-// (bindable on every local address) before giving it out. Starts at an offset derived from the seed so
-// two tandem processes on one host rarely probe the same ports first.
+// (bindable on every local address) before giving it out. Starts at an offset derived from the seed
+// so two tandem processes on one host rarely probe the same ports first.
 #pragma once
 
 #include <cstdint>

@@ -19,9 +19,15 @@ namespace tandem::supervisor {
 
 namespace asio = boost::asio;
 
-bool ExitStatus::exited() const { return WIFEXITED(wait_status); }
-int ExitStatus::exit_code() const { return WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1; }
-int ExitStatus::signal() const { return WIFSIGNALED(wait_status) ? WTERMSIG(wait_status) : 0; }
+bool ExitStatus::exited() const {
+  return WIFEXITED(wait_status);
+}
+int ExitStatus::exit_code() const {
+  return WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1;
+}
+int ExitStatus::signal() const {
+  return WIFSIGNALED(wait_status) ? WTERMSIG(wait_status) : 0;
+}
 
 std::string ExitStatus::describe() const {
   if (exited()) return "exited with status " + std::to_string(exit_code());
@@ -54,7 +60,8 @@ struct ExecImage {
     for (const auto& [k, v] : env) strings.push_back(k + "=" + v);
     for (std::size_t i = 0; i < spec.argv.size(); ++i) argv.push_back(strings[i].data());
     argv.push_back(nullptr);
-    for (std::size_t i = spec.argv.size(); i < strings.size(); ++i) envp.push_back(strings[i].data());
+    for (std::size_t i = spec.argv.size(); i < strings.size(); ++i)
+      envp.push_back(strings[i].data());
     envp.push_back(nullptr);
   }
 };
@@ -66,7 +73,8 @@ void close_all_except(int keep) {
 
 // Messages on the launch pipe, written by the child side (async-signal-safe writes only).
 struct LaunchReport {
-  int kind = 0;  // 1: the stage's pid is `value`; 2: setting up failed at `step` with `value` = errno
+  int kind =
+      0;  // 1: the stage's pid is `value`; 2: setting up failed at `step` with `value` = errno
   int step = 0;
   int value = 0;
 };
@@ -170,10 +178,14 @@ void set_disposition(int sig, void (*handler)(int)) {
 std::string launch_error(const LaunchSpec& spec, int step, int err) {
   const std::string what = std::strerror(err);
   switch (step) {
-    case step_streams: return "cannot set up the standard streams of '" + spec.argv[0] + "': " + what;
-    case step_chdir: return "cannot enter working_dir '" + spec.working_dir + "': " + what;
-    case step_fork: return "cannot fork for '" + spec.argv[0] + "': " + what;
-    default: return "cannot execute '" + spec.argv[0] + "': " + what;
+    case step_streams:
+      return "cannot set up the standard streams of '" + spec.argv[0] + "': " + what;
+    case step_chdir:
+      return "cannot enter working_dir '" + spec.working_dir + "': " + what;
+    case step_fork:
+      return "cannot fork for '" + spec.argv[0] + "': " + what;
+    default:
+      return "cannot execute '" + spec.argv[0] + "': " + what;
   }
 }
 

@@ -28,7 +28,7 @@ struct ExitStatus {
   int wait_status = 0;
   bool exited() const;
   int exit_code() const;
-  int signal() const;           // 0 when it exited normally
+  int signal() const;            // 0 when it exited normally
   std::string describe() const;  // "exited with status 2", "was killed by signal 9 (SIGKILL)"
 };
 

@@ -7,7 +7,9 @@ namespace tandem::supervisor {
 RestartPolicy::RestartPolicy(Options options)
     : options_(options), next_delay_(options.initial_delay) {}
 
-void RestartPolicy::on_started(Clock::time_point now) { started_ = now; }
+void RestartPolicy::on_started(Clock::time_point now) {
+  started_ = now;
+}
 
 std::chrono::milliseconds RestartPolicy::on_exited(Clock::time_point now) {
   if (now - started_ >= options_.stable_after) {

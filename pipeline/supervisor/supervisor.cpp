@@ -21,11 +21,16 @@ using std::chrono::milliseconds;
 
 std::string_view to_string(StageState state) {
   switch (state) {
-    case StageState::starting: return "starting";
-    case StageState::up: return "up";
-    case StageState::unhealthy: return "unhealthy";
-    case StageState::down: return "down";
-    case StageState::stopped: return "stopped";
+    case StageState::starting:
+      return "starting";
+    case StageState::up:
+      return "up";
+    case StageState::unhealthy:
+      return "unhealthy";
+    case StageState::down:
+      return "down";
+    case StageState::stopped:
+      return "stopped";
   }
   return "unknown";
 }
@@ -53,7 +58,9 @@ struct Supervisor::Stage {
 
 namespace {
 
-double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+double seconds(Clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
 
 }  // namespace
 
@@ -105,9 +112,9 @@ asio::awaitable<void> Supervisor::pump_output(Stage& stage, std::shared_ptr<Chil
   };
   for (;;) {
     boost::system::error_code ec;
-    const std::size_t n = co_await asio::async_read_until(
-        process->output(), asio::dynamic_buffer(buffer, max_line), '\n',
-        asio::redirect_error(asio::use_awaitable, ec));
+    const std::size_t n =
+        co_await asio::async_read_until(process->output(), asio::dynamic_buffer(buffer, max_line),
+                                        '\n', asio::redirect_error(asio::use_awaitable, ec));
     if (ec == asio::error::not_found) {  // a line longer than max_line: pass it on in pieces
       emit(std::exchange(buffer, {}));
       continue;
@@ -182,10 +189,10 @@ asio::awaitable<void> Supervisor::wait_all_healthy() {
         continue;
       }
       if (Clock::now() - stage.launched > stage.spec.startup_timeout) {
-        throw StartupError(describe_failure(
-            stage, "did not answer GET /ping with 200 within " +
-                       fmt::format("{:g}", seconds(stage.spec.startup_timeout)) +
-                       " s (startup_timeout_s; last attempt: " + error + ")"));
+        throw StartupError(
+            describe_failure(stage, "did not answer GET /ping with 200 within " +
+                                        fmt::format("{:g}", seconds(stage.spec.startup_timeout)) +
+                                        " s (startup_timeout_s; last attempt: " + error + ")"));
       }
       ++it;
     }
@@ -285,8 +292,8 @@ asio::awaitable<void> Supervisor::liveness_loop() {
       } else if (++stage.ping_failures >= options_.liveness_failures &&
                  stage.state == StageState::up) {
         stage.state = StageState::unhealthy;
-        stage.detail = "failed " + std::to_string(stage.ping_failures) +
-                       " consecutive pings (" + error + ")";
+        stage.detail =
+            "failed " + std::to_string(stage.ping_failures) + " consecutive pings (" + error + ")";
         log::warn("{} {}", stage.label(), stage.detail);
       }
     }
@@ -331,7 +338,9 @@ bool Supervisor::all_up() const {
   return running_ && !stopping_;
 }
 
-std::uint16_t Supervisor::port(std::size_t i) const { return stages_.at(i)->port; }
+std::uint16_t Supervisor::port(std::size_t i) const {
+  return stages_.at(i)->port;
+}
 
 std::vector<StageStatus> Supervisor::status() const {
   std::vector<StageStatus> out;

@@ -90,7 +90,7 @@ class Supervisor {
   PortAllocator ports_;
   std::vector<std::unique_ptr<Stage>> stages_;
   RestartedCallback on_restarted_;
-  bool running_ = false;   // start-up finished: exits are restarted, not fatal
+  bool running_ = false;  // start-up finished: exits are restarted, not fatal
   bool stopping_ = false;
 };
 

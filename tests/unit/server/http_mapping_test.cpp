@@ -155,8 +155,7 @@ TEST_CASE("custom attributes: at most 1024 visible ASCII characters", "[invocati
 }
 
 TEST_CASE("inference id: 1 to 64 visible ASCII characters", "[invocation]") {
-  const std::string rule =
-      "X-Amzn-SageMaker-Inference-Id must be 1-64 printable ASCII characters";
+  const std::string rule = "X-Amzn-SageMaker-Inference-Id must be 1-64 printable ASCII characters";
   Request ok = invocation_request();
   ok.set("X-Amzn-SageMaker-Inference-Id", std::string(64, 'i'));
   auto r = parse_invocation(ok, "g");

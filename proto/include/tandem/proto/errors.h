@@ -14,21 +14,21 @@
 namespace tandem::proto {
 
 enum class ErrorType {
-  validation,         // 400 ValidationError: malformed request, bad headers
-  not_found,          // 404 ValidationError: unknown route or endpoint name
-  method_not_allowed, // 405 ValidationError
-  payload_too_large,  // 413 ValidationError: client body over max_payload_mb
-  model,              // 424 ModelError: a stage failed, timed out, or died
-  model_not_ready,    // 429 ModelNotReadyException
-  internal,           // 500 InternalFailure
-  unavailable,        // 503 ServiceUnavailable: overload, a stage down, draining
+  validation,          // 400 ValidationError: malformed request, bad headers
+  not_found,           // 404 ValidationError: unknown route or endpoint name
+  method_not_allowed,  // 405 ValidationError
+  payload_too_large,   // 413 ValidationError: client body over max_payload_mb
+  model,               // 424 ModelError: a stage failed, timed out, or died
+  model_not_ready,     // 429 ModelNotReadyException
+  internal,            // 500 InternalFailure
+  unavailable,         // 503 ServiceUnavailable: overload, a stage down, draining
 };
 
 // What a failing stage said, carried into a ModelError.
 struct StageFailure {
-  std::string stage;      // spec name, e.g. "featurize"
-  std::string container;  // "container-2"
-  int original_status = 0;  // the stage's HTTP status; 0 when it never answered
+  std::string stage;             // spec name, e.g. "featurize"
+  std::string container;         // "container-2"
+  int original_status = 0;       // the stage's HTTP status; 0 when it never answered
   std::string original_message;  // the start of its body, or what happened
   std::string log_stream;        // where its log lines go
 };
@@ -36,11 +36,13 @@ struct StageFailure {
 struct Error {
   ErrorType type = ErrorType::internal;
   std::string message;
-  std::optional<StageFailure> stage;      // set for ModelError
-  std::optional<int> retry_after_s;       // sent as Retry-After
-  std::optional<std::string> allow;       // sent as Allow with a 405
+  std::optional<StageFailure> stage;  // set for ModelError
+  std::optional<int> retry_after_s;   // sent as Retry-After
+  std::optional<std::string> allow;   // sent as Allow with a 405
 
-  static Error validation(std::string msg) { return {ErrorType::validation, std::move(msg), {}, {}}; }
+  static Error validation(std::string msg) {
+    return {ErrorType::validation, std::move(msg), {}, {}};
+  }
   static Error not_found(std::string msg) { return {ErrorType::not_found, std::move(msg), {}, {}}; }
   static Error method_not_allowed(std::string msg, std::string allow) {
     return {ErrorType::method_not_allowed, std::move(msg), {}, {}, std::move(allow)};
