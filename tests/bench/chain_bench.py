@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""Per-hop overhead of tandem over HTTP, measured side by side with wrk.
+
+Runs, in one go on this machine: (a) wrk straight against one tandem-identity stage,
+(b) wrk against tandem serving 1, 3 and 5 identity stages, for each body size; reports p50
+and p99 at concurrency 1 and requests/s at concurrency 16, and each ratio to (a). Optionally
+(--spec) also measures a given pipeline (e.g. the bundled example) with a given body.
+
+Usage: tests/bench/chain_bench.py [--bin build/release/bin] [--duration 10] [--markdown]
+       tests/bench/chain_bench.py --spec examples/breast-cancer/pipeline.yaml \
+           --body-file examples/breast-cancer/heldout.csv --content-type text/csv
+"""
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(port, path="/ping", deadline_s=30):
+    import http.client
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            c.request("GET", path)
+            if c.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing healthy on port {port} within {deadline_s} s")
+
+
+def wrk(port, body_file, content_type, connections, duration, path="/invocations"):
+    script = Path(tempfile.mkstemp(suffix=".lua")[1])
+    script.write_text(
+        'local f = io.open("%s", "rb"); wrk.body = f:read("*a"); f:close()\n'
+        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "%s"\n' % (body_file, content_type))
+    out = subprocess.run(
+        ["wrk", "-t", "1" if connections == 1 else "2", "-c", str(connections), "-d", f"{duration}s",
+         "--latency", "-s", str(script), f"http://127.0.0.1:{port}{path}"],
+        check=True, capture_output=True, text=True).stdout
+    script.unlink()
+    if "Non-2xx" in out or "Socket errors" in out:
+        raise RuntimeError("wrk saw errors:\n" + out)
+
+    def latency(pct):
+        m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        value, unit = float(m.group(1)), m.group(2)
+        return value * {"us": 1, "ms": 1e3, "s": 1e6}[unit]
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    return {"p50_us": latency(50), "p99_us": latency(99), "rps": rps}
+
+
+def measure(port, body_file, content_type, duration):
+    one = wrk(port, body_file, content_type, 1, duration)
+    many = wrk(port, body_file, content_type, 16, duration)
+    return {"p50_us": one["p50_us"], "p99_us": one["p99_us"], "rps16": many["rps"]}
+
+
+class Process:
+    def __init__(self, argv, env, log):
+        self.log = open(log, "w")
+        self.proc = subprocess.Popen(argv, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+def identity_spec(stages, port, bin_dir, threads):
+    lines = [f"name: bench-{stages}", "server:", "  host: 127.0.0.1", f"  port: {port}",
+             "  stage_port_range: 41000-41999", "stages:"]
+    for i in range(stages):
+        lines += [f"  - name: s{i + 1}", f"    command: [{bin_dir}/tandem-identity, serve]",
+                  f"    env: {{TANDEM_STAGE_THREADS: '{threads}'}}", "    max_inflight: 32"]
+    return "\n".join(lines) + "\n"
+
+
+def run_identity_suite(args, env, work):
+    rows = []
+    for size in args.sizes:
+        body = work / f"body-{size}.bin"
+        body.write_bytes(b"x" * size)
+        port = free_port()
+        stage_env = dict(env, SAGEMAKER_BIND_TO_PORT=str(port), TANDEM_STAGE_THREADS=str(args.threads))
+        direct = Process([f"{args.bin}/tandem-identity", "serve"], stage_env, work / "direct.log")
+        try:
+            wait_http(port)
+            base = measure(port, body, "application/octet-stream", args.duration)
+        finally:
+            direct.stop()
+        rows.append(("direct identity (a)", size, base, base))
+        for stages in args.stages:
+            port = free_port()
+            spec = work / f"bench-{stages}.yaml"
+            spec.write_text(identity_spec(stages, port, args.bin, args.threads))
+            tandem = Process([f"{args.bin}/tandem", "serve", str(spec)], env, work / f"tandem-{stages}.log")
+            try:
+                wait_http(port)
+                result = measure(port, body, "application/octet-stream", args.duration)
+            finally:
+                tandem.stop()
+            rows.append((f"tandem, {stages} HTTP stage(s) (b)", size, result, base))
+    return rows
+
+
+def print_rows(rows, markdown):
+    header = ["setup", "body", "p50 µs (c=1)", "p99 µs (c=1)", "req/s (c=16)", "p50 ÷ (a)", "req/s ÷ (a)"]
+    lines = []
+    for name, size, r, base in rows:
+        lines.append([name, f"{size // 1024} KiB" if size >= 1024 else f"{size} B",
+                      f"{r['p50_us']:.0f}", f"{r['p99_us']:.0f}", f"{r['rps16']:.0f}",
+                      f"{r['p50_us'] / base['p50_us']:.2f}", f"{r['rps16'] / base['rps16']:.2f}"])
+    if markdown:
+        print("| " + " | ".join(header) + " |")
+        print("|" + "---|" * len(header))
+        for line in lines:
+            print("| " + " | ".join(line) + " |")
+    else:
+        for line in [header] + lines:
+            print("  ".join(f"{c:>22}" for c in line))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bin", default=str(REPO / "build/release/bin"))
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1024, 65536])
+    parser.add_argument("--stages", type=int, nargs="+", default=[1, 3, 5])
+    parser.add_argument("--threads", type=int, default=2, help="TANDEM_STAGE_THREADS of identity stages")
+    parser.add_argument("--spec", help="also measure this pipeline")
+    parser.add_argument("--body-file")
+    parser.add_argument("--content-type", default="text/csv")
+    parser.add_argument("--markdown", action="store_true")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is not installed (apt-get install wrk)")
+    args.bin = str(Path(args.bin).resolve())
+    env = dict(os.environ, PATH=f"{args.bin}:{os.environ['PATH']}")
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        if args.spec:
+            port = free_port()
+            tandem = Process([f"{args.bin}/tandem", "serve", args.spec, "--port", str(port), "--host", "127.0.0.1"],
+                             env, work / "spec.log")
+            try:
+                wait_http(port, deadline_s=120)
+                r = measure(port, Path(args.body_file).resolve(), args.content_type, args.duration)
+            finally:
+                tandem.stop()
+            print(f"{args.spec}: p50 {r['p50_us']:.0f} µs, p99 {r['p99_us']:.0f} µs at c=1; "
+                  f"{r['rps16']:.0f} req/s at c=16")
+            return
+        print_rows(run_identity_suite(args, env, work), args.markdown)
+
+
+if __name__ == "__main__":
+    main()
