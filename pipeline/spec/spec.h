@@ -55,6 +55,9 @@ struct StageSpec {
   std::chrono::milliseconds timeout{60'000};
   std::chrono::milliseconds startup_timeout{240'000};
   std::uint32_t max_inflight = 8;
+  // Run the stage in its own mount namespace with model_dir bind-mounted at /opt/ml/model,
+  // for serving code that hard-codes that path.
+  bool mount_model_dir = false;
 };
 
 struct PipelineSpec {

@@ -14,10 +14,12 @@
 namespace tandem::spec {
 namespace {
 
-constexpr std::array<std::string_view, 11> kStageKeys = {
-    "name",         "command", "working_dir", "model_dir",         "env",          "transport",
-    "content_type", "accept",  "timeout_s",   "startup_timeout_s", "max_inflight",
+constexpr std::array<std::string_view, 12> kStageKeys = {
+    "name",      "command",           "working_dir",  "model_dir",
+    "env",       "transport",         "content_type", "accept",
+    "timeout_s", "startup_timeout_s", "max_inflight", "mount_model_dir",
 };
+constexpr std::array<std::string_view, 2> kBooleans = {"false", "true"};
 constexpr std::array<std::string_view, 2> kTransports = {"http", "shm"};
 // tandem sets these for every stage; a stage's own value would break its port assignment.
 constexpr std::array<std::string_view, 2> kReservedEnv = {"SAGEMAKER_BIND_TO_PORT",
@@ -130,6 +132,13 @@ void read_stage_fields(Context& ctx, const Fields& fields, const std::filesystem
   if (auto v = fields.get("max_inflight")) {
     if (auto n = read_integer(ctx, *v, 1, kMaxInflight)) {
       stage.max_inflight = static_cast<std::uint32_t>(*n);
+    }
+  }
+  if (auto v = fields.get("mount_model_dir")) {
+    if (auto choice = read_choice(ctx, *v, kBooleans)) stage.mount_model_dir = *choice == 1;
+    if (stage.mount_model_dir && !fields.get("model_dir")) {
+      ctx.error(v->mark, v->path,
+                "mount_model_dir: true needs a model_dir to mount at /opt/ml/model");
     }
   }
 }

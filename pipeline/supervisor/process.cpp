@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -11,6 +13,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <stdexcept>
 
 extern char** environ;
@@ -46,8 +49,15 @@ struct ExecImage {
   std::vector<std::string> strings;
   std::vector<char*> argv;
   std::vector<char*> envp;
+  const char* mount_source = nullptr;
+  std::string uid_map, gid_map;  // for an unprivileged user namespace: ourselves as root
 
   explicit ExecImage(const LaunchSpec& spec) {
+    if (spec.model_mount_source) {
+      mount_source = spec.model_mount_source->c_str();
+      uid_map = "0 " + std::to_string(getuid()) + " 1";
+      gid_map = "0 " + std::to_string(getgid()) + " 1";
+    }
     std::map<std::string, std::string> env;
     for (char** e = environ; *e; ++e) {
       std::string_view kv(*e);
@@ -79,10 +89,44 @@ struct LaunchReport {
   int value = 0;
 };
 enum : int { report_pid = 1, report_failure = 2 };
-enum : int { step_streams = 1, step_chdir = 2, step_exec = 3, step_fork = 4 };
+enum : int {
+  step_streams = 1,
+  step_chdir = 2,
+  step_exec = 3,
+  step_fork = 4,
+  step_unshare = 5,
+  step_mount = 6
+};
 
 void send(int fd, LaunchReport report) {
   [[maybe_unused]] auto n = write(fd, &report, sizeof report);
+}
+
+bool write_file(const char* path, const std::string& text) {
+  const int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  close(fd);
+  return ok;
+}
+
+// A private mount namespace (as root, or inside a new user namespace mapping us to root
+// where unprivileged user namespaces are allowed) with the model folder at /opt/ml/model.
+int mount_model_dir(const ExecImage& image) {
+  if (unshare(CLONE_NEWNS) != 0) {
+    if (errno != EPERM) return step_unshare;
+    if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) return step_unshare;
+    if (!write_file("/proc/self/setgroups", "deny") ||
+        !write_file("/proc/self/uid_map", image.uid_map) ||
+        !write_file("/proc/self/gid_map", image.gid_map)) {
+      return step_unshare;
+    }
+  }
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return step_mount;
+  if (mount(image.mount_source, model_mount_point, nullptr, MS_BIND | MS_REC, nullptr) != 0) {
+    return step_mount;
+  }
+  return 0;
 }
 
 [[noreturn]] void exec_stage(const ExecImage& image, const char* working_dir, int output_fd,
@@ -97,9 +141,12 @@ void send(int fd, LaunchReport report) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
-  int step = 0;
+  int step = image.mount_source ? mount_model_dir(image) : 0;
   const int devnull = open("/dev/null", O_RDONLY);
-  if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(output_fd, 1) < 0 || dup2(output_fd, 2) < 0) {
+  if (step != 0) {
+    // the namespace could not be set up: report it below, exec nothing
+  } else if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(output_fd, 1) < 0 ||
+             dup2(output_fd, 2) < 0) {
     step = step_streams;
   } else if (working_dir[0] != '\0' && chdir(working_dir) != 0) {
     step = step_chdir;
@@ -184,6 +231,13 @@ std::string launch_error(const LaunchSpec& spec, int step, int err) {
       return "cannot enter working_dir '" + spec.working_dir + "': " + what;
     case step_fork:
       return "cannot fork for '" + spec.argv[0] + "': " + what;
+    case step_unshare:
+      return "mount_model_dir: cannot create a mount namespace (needs root, or unprivileged "
+             "user namespaces enabled in the kernel): " +
+             what;
+    case step_mount:
+      return "mount_model_dir: cannot bind-mount '" + spec.model_mount_source.value_or("") +
+             "' at " + model_mount_point + ": " + what;
     default:
       return "cannot execute '" + spec.argv[0] + "': " + what;
   }
@@ -216,6 +270,14 @@ void reap(pid_t pid) {
 std::unique_ptr<ChildProcess> ChildProcess::launch(asio::any_io_executor executor,
                                                    const LaunchSpec& spec) {
   if (spec.argv.empty()) throw std::runtime_error("empty command");
+  if (spec.model_mount_source) {
+    std::error_code ec;
+    std::filesystem::create_directories(model_mount_point, ec);
+    if (ec) {
+      throw std::runtime_error(std::string("mount_model_dir: cannot create the mount point ") +
+                               model_mount_point + ": " + ec.message());
+    }
+  }
   ExecImage image(spec);
   int out[2], reports[2];
   if (pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe: " + std::string(strerror(errno)));

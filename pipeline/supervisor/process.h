@@ -22,7 +22,12 @@ struct LaunchSpec {
   std::vector<std::string> argv;
   std::string working_dir;
   std::map<std::string, std::string> env;  // added to (and overriding) tandem's environment
+  // When set, the stage runs in its own mount namespace with this folder bind-mounted at
+  // model_mount_point (root, or an unprivileged user namespace where the kernel allows).
+  std::optional<std::string> model_mount_source;
 };
+
+inline constexpr const char* model_mount_point = "/opt/ml/model";
 
 struct ExitStatus {
   int wait_status = 0;

@@ -88,6 +88,10 @@ void Supervisor::launch(Stage& stage) {
   launch.env["SAGEMAKER_BIND_TO_PORT"] = std::to_string(stage.port);
   launch.env["SAGEMAKER_SAFE_PORT_RANGE"] = spec_.server.stage_port_range.to_string();
   if (stage.spec.model_dir) launch.env["SM_MODEL_DIR"] = *stage.spec.model_dir;
+  if (stage.spec.mount_model_dir && stage.spec.model_dir) {
+    launch.model_mount_source = *stage.spec.model_dir;
+    launch.env["SM_MODEL_DIR"] = model_mount_point;
+  }
   auto process = std::shared_ptr<ChildProcess>(ChildProcess::launch(executor_, launch));
   stage.process = process;
   stage.output_done = false;

@@ -62,7 +62,7 @@ TEST_CASE("unknown keys with no close match list the known keys", "[errors]") {
   CHECK(errors_of(with_stage("    image: x\n")) ==
         Lines{"pipeline.yaml:4:5: stages[0].image: unknown key; expected one of name, command, "
               "working_dir, model_dir, env, transport, content_type, accept, timeout_s, "
-              "startup_timeout_s, max_inflight"});
+              "startup_timeout_s, max_inflight, mount_model_dir"});
   CHECK(errors_of("name: a\nstages:\n  - command: [x]\nexecution_parameters: {xyz: 1}\n") ==
         Lines{"pipeline.yaml:4:24: execution_parameters.xyz: unknown key; expected one of "
               "max_concurrent_transforms, batch_strategy, max_payload_mb"});
@@ -396,6 +396,31 @@ TEST_CASE("errors carry their parts separately", "[errors]") {
     CHECK(error.path == "stages[0].timeout_s");
     CHECK(error.message == "expected a positive number of seconds, got \"fast\"");
   }
+}
+
+}  // namespace
+}  // namespace tandem::spec
+
+namespace tandem::spec {
+namespace {
+
+TEST_CASE("mount_model_dir is a boolean that needs a model_dir", "[errors]") {
+  CHECK(errors_of(with_stage("    mount_model_dir: true\n")) ==
+        Lines{"pipeline.yaml:4:22: stages[0].mount_model_dir: mount_model_dir: true needs a "
+              "model_dir to mount at /opt/ml/model"});
+  const auto bad = errors_of(with_stage("    model_dir: m\n    mount_model_dir: maybe\n"));
+  REQUIRE(bad.size() == 1);
+  CHECK(bad[0].starts_with("pipeline.yaml:5:22: stages[0].mount_model_dir: expected one of false, "
+                           "true, got \"maybe\""));
+}
+
+TEST_CASE("mount_model_dir: true with a model_dir loads", "[spec]") {
+  const auto spec = load_spec_text(with_stage("    model_dir: m\n    mount_model_dir: true\n"),
+                                   "pipeline.yaml", "/srv/app", no_env);
+  CHECK(spec.stages[0].mount_model_dir);
+  CHECK(spec.stages[0].model_dir == "/srv/app/m");
+  const auto plain = load_spec_text(with_stage(""), "pipeline.yaml", "/srv/app", no_env);
+  CHECK_FALSE(plain.stages[0].mount_model_dir);
 }
 
 }  // namespace
