@@ -76,8 +76,17 @@ def measure(port, body_file, content_type, duration):
 
 class Process:
     def __init__(self, argv, env, log):
+        self.path = log
         self.log = open(log, "w")
         self.proc = subprocess.Popen(argv, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def wait_healthy(self, port, deadline_s=30):
+        try:
+            wait_http(port, deadline_s=deadline_s)
+        except RuntimeError:
+            self.log.flush()
+            sys.stderr.write(Path(self.path).read_text()[-4000:])
+            raise
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
@@ -106,7 +115,7 @@ def run_identity_suite(args, env, work):
         stage_env = dict(env, SAGEMAKER_BIND_TO_PORT=str(port), TANDEM_STAGE_THREADS=str(args.threads))
         direct = Process([f"{args.bin}/tandem-identity", "serve"], stage_env, work / "direct.log")
         try:
-            wait_http(port)
+            direct.wait_healthy(port)
             base = measure(port, body, "application/octet-stream", args.duration)
         finally:
             direct.stop()
@@ -117,7 +126,7 @@ def run_identity_suite(args, env, work):
             spec.write_text(identity_spec(stages, port, args.bin, args.threads))
             tandem = Process([f"{args.bin}/tandem", "serve", str(spec)], env, work / f"tandem-{stages}.log")
             try:
-                wait_http(port)
+                tandem.wait_healthy(port)
                 result = measure(port, body, "application/octet-stream", args.duration)
             finally:
                 tandem.stop()
@@ -165,7 +174,7 @@ def main():
             tandem = Process([f"{args.bin}/tandem", "serve", args.spec, "--port", str(port), "--host", "127.0.0.1"],
                              env, work / "spec.log")
             try:
-                wait_http(port, deadline_s=120)
+                tandem.wait_healthy(port, deadline_s=120)
                 r = measure(port, Path(args.body_file).resolve(), args.content_type, args.duration)
             finally:
                 tandem.stop()
