@@ -2,7 +2,7 @@
 BUILD_TEST    := build/asan
 BUILD_RELEASE := build/release
 JOBS          ?= 2
-DEMO_SPEC     ?= examples/identity/pipeline.yaml
+DEMO_SPEC     ?= examples/breast-cancer/pipeline.yaml
 DEMO_PORT     ?= 8080
 
 .PHONY: all setup release build-test demo test clean format
@@ -24,7 +24,7 @@ demo: release
 	@echo
 	@echo "Serving $(DEMO_SPEC) on port $(DEMO_PORT). Once it logs 'serving', try in another terminal:"
 	@echo
-	@echo "  curl -s -H 'Content-Type: text/csv' --data-binary \$$'1.5,2.0\n3.25,4.0' http://localhost:$(DEMO_PORT)/invocations"
+	@echo "  head -2 examples/breast-cancer/heldout.csv | curl -s -H 'Content-Type: text/csv' --data-binary @- http://localhost:$(DEMO_PORT)/invocations"
 	@echo
 	@echo "Stop with Ctrl-C."
 	@echo

@@ -1,0 +1,268 @@
+#include "pipeline/storage/local_store.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <random>
+
+namespace tandem::storage {
+namespace fs = std::filesystem;
+
+namespace {
+
+// Reads and writes go through a buffer of this size, so a caller reading or writing a few
+// bytes at a time does not pay one system call each.
+constexpr std::size_t kBufferSize = 64 * 1024;
+
+[[noreturn]] void fail(const fs::path& path, std::string_view what, int error) {
+  throw StorageError(fmt::format("{}: {}: {}", path.string(), what, std::strerror(error)));
+}
+
+std::string random_suffix() {
+  thread_local std::mt19937_64 engine{std::random_device{}()};
+  return fmt::format("{:016x}", engine());
+}
+
+// Keys come from list() or are composed by the caller; one that would leave the root
+// (absolute, "..") or name a folder ("a//b", "a/") is a caller error, not a path to try.
+void validate_key(const std::string& key) {
+  bool bad = key.empty() || key.front() == '/' || key.find('\0') != std::string::npos;
+  for (std::size_t start = 0; !bad && start <= key.size();) {
+    std::size_t end = std::min(key.find('/', start), key.size());
+    std::string_view segment(key.data() + start, end - start);
+    bad = segment.empty() || segment == "." || segment == "..";
+    start = end + 1;
+  }
+  if (bad) throw StorageError(fmt::format("\"{}\": not a valid object key", key));
+}
+
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  ~FileDescriptor() { reset(); }
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+  void reset() {
+    if (fd_ >= 0) ::close(release());
+  }
+
+ private:
+  int fd_;
+};
+
+class LocalInputStream final : public InputStream {
+ public:
+  LocalInputStream(fs::path path, int fd) : path_(std::move(path)), fd_(fd) {}
+
+  std::size_t read(char* out, std::size_t size) override {
+    if (size == 0) return 0;
+    if (begin_ == end_ && size >= kBufferSize) return read_some(out, size);
+    if (begin_ == end_) {
+      begin_ = 0;
+      end_ = read_some(buffer_.data(), buffer_.size());
+    }
+    std::size_t n = std::min(size, end_ - begin_);
+    std::memcpy(out, buffer_.data() + begin_, n);
+    begin_ += n;
+    return n;
+  }
+
+ private:
+  std::size_t read_some(char* out, std::size_t size) {
+    for (;;) {
+      ssize_t n = ::read(fd_.get(), out, size);
+      if (n >= 0) return static_cast<std::size_t>(n);
+      if (errno != EINTR) fail(path_, "read failed", errno);
+    }
+  }
+
+  fs::path path_;
+  FileDescriptor fd_;
+  std::vector<char> buffer_ = std::vector<char>(kBufferSize);
+  std::size_t begin_ = 0, end_ = 0;
+};
+
+class LocalOutputObject final : public OutputObject {
+ public:
+  LocalOutputObject(fs::path final_path, fs::path temp_path, int fd)
+      : final_path_(std::move(final_path)), temp_path_(std::move(temp_path)), fd_(fd) {
+    buffer_.reserve(kBufferSize);
+  }
+  ~LocalOutputObject() override { abort(); }
+
+  void write(std::string_view data) override {
+    if (fd_.get() < 0)
+      throw StorageError(fmt::format("{}: write after commit or abort", final_path_.string()));
+    if (buffer_.size() + data.size() > kBufferSize) flush();
+    if (data.size() >= kBufferSize) return write_all(data);
+    buffer_.append(data);
+  }
+
+  void commit() override {
+    if (fd_.get() < 0)
+      throw StorageError(fmt::format("{}: commit after commit or abort", final_path_.string()));
+    try {
+      flush();
+      // fsync before rename: otherwise a crash can leave the final name on an empty file.
+      if (::fsync(fd_.get()) != 0) fail(temp_path_, "fsync failed", errno);
+      if (::close(fd_.release()) != 0) fail(temp_path_, "close failed", errno);
+      if (::rename(temp_path_.c_str(), final_path_.c_str()) != 0) {
+        fail(final_path_, fmt::format("rename from {} failed", temp_path_.filename().string()),
+             errno);
+      }
+    } catch (...) {
+      abort();
+      throw;
+    }
+    finished_ = true;
+    sync_parent_folder();
+  }
+
+  void abort() noexcept override {
+    if (finished_) return;
+    fd_.reset();
+    ::unlink(temp_path_.c_str());  // may already be gone after a failed rename; fine
+    finished_ = true;              // nothing left to abort
+  }
+
+ private:
+  void flush() {
+    write_all(buffer_);
+    buffer_.clear();
+  }
+
+  void write_all(std::string_view data) {
+    while (!data.empty()) {
+      ssize_t n = ::write(fd_.get(), data.data(), data.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) fail(temp_path_, "write failed", errno);
+      data.remove_prefix(static_cast<std::size_t>(n));
+    }
+  }
+
+  // The rename is durable only once the folder's entry is on disk.
+  void sync_parent_folder() {
+    fs::path parent = final_path_.parent_path();
+    FileDescriptor dir(
+        ::open(parent.empty() ? "." : parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (dir.get() < 0 || ::fsync(dir.get()) != 0) fail(parent, "fsync of folder failed", errno);
+  }
+
+  fs::path final_path_, temp_path_;
+  FileDescriptor fd_;
+  std::string buffer_;
+  bool finished_ = false;
+};
+
+// Adds every regular file at or under `path` (a folder entry that matched the prefix).
+void collect(const fs::path& root, const fs::directory_entry& entry, std::vector<ObjectInfo>& out) {
+  std::error_code ec;
+  if (is_local_temp_name(entry.path().filename().string())) return;
+  if (entry.is_regular_file(ec)) {
+    std::uint64_t size = entry.file_size(ec);
+    if (ec) fail(entry.path(), "stat failed", ec.value());
+    out.push_back({entry.path().lexically_relative(root).generic_string(), size});
+    return;
+  }
+  if (!entry.is_directory(ec)) return;  // sockets, fifos, dangling links: not objects
+  fs::recursive_directory_iterator it(entry.path(), ec), end;
+  if (ec) fail(entry.path(), "cannot list folder", ec.value());
+  for (; it != end; it.increment(ec)) {
+    if (ec) fail(entry.path(), "cannot list folder", ec.value());
+    if (it->is_regular_file(ec) && !is_local_temp_name(it->path().filename().string())) {
+      out.push_back({it->path().lexically_relative(root).generic_string(), it->file_size(ec)});
+      if (ec) fail(it->path(), "stat failed", ec.value());
+    }
+  }
+  if (ec) fail(entry.path(), "cannot list folder", ec.value());
+}
+
+}  // namespace
+
+bool is_local_temp_name(const std::string& file_name) {
+  return file_name.starts_with('.') && file_name.find(".tmp-") != std::string::npos;
+}
+
+LocalStore::LocalStore(fs::path root) : root_(std::move(root)) {}
+
+fs::path LocalStore::path_of(const std::string& key) const {
+  validate_key(key);
+  return root_ / key;
+}
+
+// S3 semantics over a tree: only the folder holding the prefix's last segment is read, and
+// only its entries whose names start with that segment are descended into.
+std::vector<ObjectInfo> LocalStore::list(const std::string& prefix) {
+  if (prefix.starts_with('/')) return {};  // no key starts with '/'
+  std::size_t slash = prefix.rfind('/');
+  std::string folder = slash == std::string::npos ? "" : prefix.substr(0, slash);
+  std::string partial = slash == std::string::npos ? prefix : prefix.substr(slash + 1);
+  if (!folder.empty()) validate_key(folder);
+  fs::path dir = folder.empty() ? root_ : root_ / folder;
+
+  std::vector<ObjectInfo> objects;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    if (ec && ec != std::errc::no_such_file_or_directory && ec != std::errc::not_a_directory) {
+      fail(dir, "cannot list folder", ec.value());
+    }
+    return objects;
+  }
+  fs::directory_iterator it(dir, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    if (it->path().filename().string().starts_with(partial)) collect(root_, *it, objects);
+  }
+  if (ec) fail(dir, "cannot list folder", ec.value());
+  std::sort(objects.begin(), objects.end(),
+            [](const ObjectInfo& a, const ObjectInfo& b) { return a.key < b.key; });
+  return objects;
+}
+
+std::unique_ptr<InputStream> LocalStore::open(const std::string& key) {
+  fs::path path = path_of(key);
+  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) fail(path, "open failed", errno);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) fail(path, "stat failed", errno);
+  if (S_ISDIR(st.st_mode)) fail(path, "open failed", EISDIR);
+  return std::make_unique<LocalInputStream>(path, fd.release());
+}
+
+std::unique_ptr<OutputObject> LocalStore::create(const std::string& key) {
+  fs::path path = path_of(key);
+  std::error_code ec;
+  fs::create_directories(path.parent_path(), ec);
+  if (ec) fail(path.parent_path(), "cannot create folder", ec.value());
+  fs::path temp =
+      path.parent_path() / fmt::format(".{}.tmp-{}", path.filename().string(), random_suffix());
+  // O_EXCL: two writers of one key never share a temporary file.
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  if (fd < 0) fail(temp, "cannot create temporary file", errno);
+  return std::make_unique<LocalOutputObject>(path, temp, fd);
+}
+
+bool LocalStore::exists(const std::string& key) {
+  fs::path path = path_of(key);
+  std::error_code ec;
+  bool regular = fs::is_regular_file(path, ec);
+  if (ec && ec != std::errc::no_such_file_or_directory && ec != std::errc::not_a_directory) {
+    fail(path, "stat failed", ec.value());
+  }
+  return regular;
+}
+
+void LocalStore::remove(const std::string& key) {
+  fs::path path = path_of(key);
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT && errno != ENOTDIR) {
+    fail(path, "remove failed", errno);
+  }
+}
+
+}  // namespace tandem::storage

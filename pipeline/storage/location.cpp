@@ -1,0 +1,103 @@
+// open_location and the URI parsing behind it.
+#include <fmt/format.h>
+
+#include <filesystem>
+
+#include "pipeline/storage/aws_config.h"
+#include "pipeline/storage/local_store.h"
+#include "pipeline/storage/object_store.h"
+#include "pipeline/storage/s3_store.h"
+#include "pipeline/storage/s3_url.h"
+#include "pipeline/storage/uri.h"
+
+namespace tandem::storage {
+namespace {
+
+[[noreturn]] void bad_uri(const std::string& uri, std::string_view why) {
+  throw StorageError(fmt::format("\"{}\": {}", uri, why));
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string percent_decode(const std::string& uri, std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      out += text[i];
+      continue;
+    }
+    int high = i + 2 < text.size() ? hex_value(text[i + 1]) : -1;
+    int low = high >= 0 ? hex_value(text[i + 2]) : -1;
+    if (low < 0) bad_uri(uri, "malformed percent-escape");
+    out += static_cast<char>(high * 16 + low);
+    i += 2;
+  }
+  return out;
+}
+
+// A URI scheme: letters, digits, + - . before "://".
+std::string scheme_of(const std::string& uri) {
+  std::size_t end = uri.find("://");
+  if (end == std::string::npos || end == 0) return "";
+  std::string scheme = uri.substr(0, end);
+  bool valid =
+      scheme.find_first_not_of(
+          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.") == std::string::npos;
+  return valid ? scheme : "";
+}
+
+Location open_local(const std::string& uri, const std::filesystem::path& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  // A folder is the store itself; anything else (a file, or an output not yet written) is a
+  // name in its parent folder, listed as a prefix there.
+  if (path.string().ends_with('/') || fs::is_directory(path, ec)) {
+    return {std::make_unique<LocalStore>(path), "", uri};
+  }
+  fs::path parent = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  return {std::make_unique<LocalStore>(parent), path.filename().string(), uri};
+}
+
+}  // namespace
+
+StorageUri parse_storage_uri(const std::string& uri) {
+  if (uri.empty()) bad_uri(uri, "empty storage URI");
+  std::string scheme = scheme_of(uri);
+  if (scheme.empty()) return {StorageUri::Scheme::kLocal, "", uri};
+  std::string rest = uri.substr(scheme.size() + 3);
+  if (scheme == "s3") {
+    std::size_t slash = rest.find('/');
+    StorageUri parsed{StorageUri::Scheme::kS3, rest.substr(0, slash), ""};
+    if (slash != std::string::npos) parsed.path = rest.substr(slash + 1);
+    if (!is_valid_bucket_name(parsed.bucket))
+      bad_uri(uri, fmt::format("\"{}\" is not a valid S3 bucket name", parsed.bucket));
+    return parsed;
+  }
+  if (scheme == "file") {
+    std::size_t slash = rest.find('/');
+    std::string host = rest.substr(0, slash);
+    if (slash == std::string::npos || (!host.empty() && host != "localhost")) {
+      bad_uri(uri, "a file URI needs an absolute path on this host: file:///path");
+    }
+    return {StorageUri::Scheme::kLocal, "", percent_decode(uri, rest.substr(slash))};
+  }
+  bad_uri(uri, fmt::format("unsupported scheme \"{}\" (use s3://, file:// or a path)", scheme));
+}
+
+Location open_location(const std::string& uri) {
+  StorageUri parsed = parse_storage_uri(uri);
+  if (parsed.scheme == StorageUri::Scheme::kLocal) return open_local(uri, parsed.path);
+  try {
+    S3Config config = resolve_s3_config(process_environment(), read_file_from_disk());
+    return {std::make_unique<S3Store>(std::move(config), parsed.bucket), parsed.path, uri};
+  } catch (const StorageError& error) {
+    throw StorageError(fmt::format("{}: {}", uri, error.what()));
+  }
+}
+
+}  // namespace tandem::storage

@@ -1,0 +1,77 @@
+// Where batch-transform input is read from and output is written to: a local folder or an
+// S3 bucket, behind one small interface so the runner never knows which, and tests can use
+// a folder. All calls block. Each object (store, stream, output) is used by one thread at a
+// time; different objects may be used from different threads at once, and a stream or
+// output may outlive the store that made it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tandem::storage {
+
+// Every failure: the message names the URI or path and what failed, e.g.
+// `s3://bucket/in/a.csv: GET failed: 404 NoSuchKey: The specified key does not exist.`
+class StorageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct ObjectInfo {
+  std::string key;  // the full key within the store ('/'-separated, also for folders)
+  std::uint64_t size = 0;
+  friend bool operator==(const ObjectInfo&, const ObjectInfo&) = default;
+};
+
+// A sequential reader of one object. Memory use is bounded (one read chunk), whatever the
+// object's size.
+class InputStream {
+ public:
+  virtual ~InputStream();
+  // Fills up to `size` bytes of `buffer`; returns how many, 0 only at the end (or when `size`
+  // is 0). Throws StorageError.
+  virtual std::size_t read(char* buffer, std::size_t size) = 0;
+};
+
+// An object being written. Nothing is visible under its key until commit() returns; an
+// output destroyed without commit() is aborted and leaves nothing behind.
+class OutputObject {
+ public:
+  virtual ~OutputObject();
+  virtual void write(std::string_view data) = 0;  // throws StorageError
+  virtual void commit() = 0;                      // throws StorageError (and then aborts)
+  virtual void abort() noexcept = 0;
+};
+
+class ObjectStore {
+ public:
+  virtual ~ObjectStore();
+  // Every object whose key starts with `prefix` (a plain string prefix, as in S3), at any
+  // depth, sorted by key (byte order).
+  virtual std::vector<ObjectInfo> list(const std::string& prefix) = 0;
+  virtual std::unique_ptr<InputStream> open(const std::string& key) = 0;
+  virtual std::unique_ptr<OutputObject> create(const std::string& key) = 0;
+  virtual bool exists(const std::string& key) = 0;
+  virtual void remove(const std::string& key) = 0;  // no error if absent
+};
+
+// A URI resolved to a store and the key prefix the URI names within it.
+struct Location {
+  std::unique_ptr<ObjectStore> store;
+  std::string prefix;  // list(prefix) gives what the URI names; keys are joined onto it
+  std::string uri;     // as given, for messages
+};
+
+// `s3://bucket/prefix`, `file:///abs/path` or a plain local path. A local folder (or a path
+// ending in '/') becomes the store's root with an empty prefix; any other local path becomes
+// its parent folder with the file name as prefix, so a single file lists as itself. S3 reads
+// its configuration from the environment the AWS way (see docs/storage.md). Throws
+// StorageError naming the URI.
+Location open_location(const std::string& uri);
+
+}  // namespace tandem::storage

@@ -1,0 +1,158 @@
+#include "pipeline/transform/json_fields.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <limits>
+
+#include "pipeline/spec/did_you_mean.h"
+
+namespace tandem::transform {
+namespace {
+
+constexpr std::size_t kShownValueLength = 60;
+
+std::string_view type_name(const Json& value) {
+  switch (value.type()) {
+    case Json::value_t::object:
+      return "an object";
+    case Json::value_t::array:
+      return "an array";
+    case Json::value_t::string:
+      return "a string";
+    case Json::value_t::boolean:
+      return "a boolean";
+    case Json::value_t::null:
+      return "null";
+    case Json::value_t::number_float:
+      return "a number";
+    default:
+      return "an integer";
+  }
+}
+
+}  // namespace
+
+std::string JsonFields::child(std::string_view path, std::string_view key) {
+  return path.empty() ? std::string(key) : fmt::format("{}.{}", path, key);
+}
+
+std::string JsonFields::show(const Json& value) {
+  std::string shown = value.dump(-1, ' ', false, Json::error_handler_t::replace);
+  if (shown.size() > kShownValueLength) shown = shown.substr(0, kShownValueLength) + "...";
+  return shown;
+}
+
+void JsonFields::error(std::string_view path, std::string_view message) {
+  if (path.empty()) {
+    errors_.push_back(fmt::format("{}: {}", source_, message));
+  } else {
+    errors_.push_back(fmt::format("{}: {}: {}", source_, path, message));
+  }
+}
+
+Error JsonFields::to_error() const {
+  return Error{fmt::format("{}", fmt::join(errors_, "\n"))};
+}
+
+std::optional<Json> JsonFields::parse(std::string_view text) {
+  Result<Json> parsed = parse_json(text);
+  if (parsed) return std::move(*parsed);
+  error("", parsed.error().message);
+  return std::nullopt;
+}
+
+bool JsonFields::check_object(const Json& value, std::string_view path,
+                              std::span<const std::string_view> known) {
+  if (!value.is_object()) {
+    error(path, fmt::format("expected an object, got {}", type_name(value)));
+    return false;
+  }
+  for (const auto& item : value.items()) {
+    const std::string& key = item.key();
+    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+    const std::optional<std::string> suggestion = spec::did_you_mean(key, known);
+    error(child(path, key),
+          suggestion ? fmt::format("unknown key; did you mean \"{}\"?", *suggestion)
+                     : fmt::format("unknown key; expected one of {}", fmt::join(known, ", ")));
+  }
+  return true;
+}
+
+const Json* JsonFields::member(const Json& object, std::string_view path, std::string_view key,
+                               bool required) {
+  const auto found = object.find(key);
+  if (found != object.end()) return &*found;
+  if (required) error(child(path, key), "required");
+  return nullptr;
+}
+
+std::optional<std::string> JsonFields::string(const Json& object, std::string_view path,
+                                              std::string_view key, std::size_t max_length,
+                                              bool required) {
+  const Json* value = member(object, path, key, required);
+  if (value == nullptr) return std::nullopt;
+  if (!value->is_string()) {
+    error(child(path, key), fmt::format("expected a string, got {}", show(*value)));
+    return std::nullopt;
+  }
+  const auto& text = value->get_ref<const std::string&>();
+  if (text.size() > max_length) {
+    error(child(path, key), fmt::format("longer than {} characters ({})", max_length, text.size()));
+    return std::nullopt;
+  }
+  return text;
+}
+
+std::optional<std::int64_t> JsonFields::integer(const Json& object, std::string_view path,
+                                                std::string_view key, std::int64_t min,
+                                                std::int64_t max) {
+  const Json* value = member(object, path, key, false);
+  if (value == nullptr) return std::nullopt;
+  if (value->is_number_integer()) {
+    const bool fits = !value->is_number_unsigned() ||
+                      value->get<std::uint64_t>() <= static_cast<std::uint64_t>(max);
+    const std::int64_t number = fits ? value->get<std::int64_t>() : max;
+    if (fits && !check_integer_range(number, min, max)) return number;
+  }
+  error(child(path, key),
+        fmt::format("expected {}, got {}", integer_range(min, max), show(*value)));
+  return std::nullopt;
+}
+
+std::optional<std::string> JsonFields::one_of(const Json& object, std::string_view path,
+                                              std::string_view key,
+                                              std::span<const std::string_view> names,
+                                              bool required) {
+  const Json* value = member(object, path, key, required);
+  if (value == nullptr) return std::nullopt;
+  if (value->is_string()) {
+    const auto& text = value->get_ref<const std::string&>();
+    if (!check_one_of(text, names)) return text;
+  }
+  error(child(path, key),
+        fmt::format("expected one of {}, got {}", fmt::join(names, ", "), show(*value)));
+  return std::nullopt;
+}
+
+std::optional<std::string> check_one_of(std::string_view value,
+                                        std::span<const std::string_view> names) {
+  if (std::find(names.begin(), names.end(), value) != names.end()) return std::nullopt;
+  return fmt::format("expected one of {}, got \"{}\"", fmt::join(names, ", "), value);
+}
+
+std::optional<std::string> check_integer_range(std::int64_t value, std::int64_t min,
+                                               std::int64_t max) {
+  if (value >= min && value <= max) return std::nullopt;
+  return fmt::format("expected {}, got {}", integer_range(min, max), value);
+}
+
+std::string integer_range(std::int64_t min, std::int64_t max) {
+  if (max == std::numeric_limits<std::int64_t>::max()) {
+    return fmt::format("an integer of at least {}", min);
+  }
+  return fmt::format("an integer from {} to {}", min, max);
+}
+
+}  // namespace tandem::transform

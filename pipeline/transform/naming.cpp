@@ -1,0 +1,130 @@
+#include "pipeline/transform/naming.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+
+namespace tandem::transform {
+namespace {
+
+constexpr std::uint64_t kFnvOffsetBasis = 0xcbf29ce484222325ULL;
+constexpr std::uint64_t kFnvPrime = 0x100000001b3ULL;
+constexpr std::size_t kMaxDigits = 9;
+
+struct NamedValue {
+  std::string_view name;  // "--shard-index", "JOB_COMPLETION_INDEX", ...
+  std::string_view text;
+};
+
+std::optional<NamedValue> first_present(
+    std::initializer_list<std::pair<std::string_view, const std::optional<std::string>*>> options) {
+  for (const auto& [name, value] : options) {
+    if (value->has_value()) return NamedValue{name, **value};
+  }
+  return std::nullopt;
+}
+
+Result<std::uint32_t> parse_count_or_index(const NamedValue& value) {
+  const bool digits = !value.text.empty() && value.text.size() <= kMaxDigits &&
+                      std::all_of(value.text.begin(), value.text.end(), [](char c) {
+                        return std::isdigit(static_cast<unsigned char>(c)) != 0;
+                      });
+  if (!digits) {
+    return Error{fmt::format("{}: expected a whole number, got \"{}\"", value.name, value.text)};
+  }
+  return static_cast<std::uint32_t>(std::stoul(std::string(value.text)));
+}
+
+bool has_dot_segment(std::string_view key) {
+  while (true) {
+    const std::size_t slash = key.find('/');
+    const std::string_view segment = key.substr(0, slash);
+    if (segment == "." || segment == "..") return true;
+    if (slash == std::string_view::npos) return false;
+    key.remove_prefix(slash + 1);
+  }
+}
+
+}  // namespace
+
+Result<std::string> relative_key(std::string_view key, std::string_view prefix) {
+  if (!key.starts_with(prefix)) {
+    return Error{fmt::format("key \"{}\" is not under the prefix \"{}\"", key, prefix)};
+  }
+  const std::size_t folder_end = prefix.rfind('/');
+  const std::size_t cut = folder_end == std::string_view::npos ? 0 : folder_end + 1;
+  if (key.size() == cut) {
+    return Error{fmt::format("key \"{}\" is the prefix's folder itself, not an object", key)};
+  }
+  return std::string(key.substr(cut));
+}
+
+Result<OutputKeys> output_keys(std::string_view relative_key) {
+  if (relative_key.empty() || relative_key.front() == '/' || has_dot_segment(relative_key) ||
+      relative_key.find('\0') != std::string_view::npos) {
+    return Error{fmt::format(
+        "cannot name the output of \"{}\": an empty or absolute key, or a \".\" or \"..\" "
+        "segment, could write outside the output location",
+        relative_key)};
+  }
+  const std::string output = fmt::format("{}.out", relative_key);
+  return OutputKeys{output, output + ".errors"};
+}
+
+std::string join_location(std::string_view location, std::string_view key) {
+  if (location.empty() || location.ends_with('/')) return fmt::format("{}{}", location, key);
+  return fmt::format("{}/{}", location, key);
+}
+
+std::uint64_t fnv1a_64(std::string_view data) {
+  std::uint64_t hash = kFnvOffsetBasis;
+  for (const char c : data) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= kFnvPrime;
+  }
+  return hash;
+}
+
+std::uint32_t shard_of(std::string_view relative_key, std::uint32_t count) {
+  return count <= 1 ? 0 : static_cast<std::uint32_t>(fnv1a_64(relative_key) % count);
+}
+
+bool Shard::owns(std::string_view relative_key) const {
+  return shard_of(relative_key, count) == index;
+}
+
+Result<Shard> resolve_shard(const ShardSources& sources) {
+  const std::optional<NamedValue> index =
+      first_present({{"--shard-index", &sources.index_flag},
+                     {"JOB_COMPLETION_INDEX", &sources.job_completion_index},
+                     {"AWS_BATCH_JOB_ARRAY_INDEX", &sources.aws_batch_job_array_index}});
+  const std::optional<NamedValue> count = first_present(
+      {{"--shard-count", &sources.count_flag}, {"TANDEM_SHARD_COUNT", &sources.count_env}});
+  if (!index && !count) return Shard{};
+  if (!count) {
+    return Error{fmt::format("{} {} needs a shard count: --shard-count or TANDEM_SHARD_COUNT",
+                             index->name, index->text)};
+  }
+  if (!index) {
+    return Error{
+        fmt::format("{} {} needs a shard index: --shard-index, JOB_COMPLETION_INDEX or "
+                    "AWS_BATCH_JOB_ARRAY_INDEX",
+                    count->name, count->text)};
+  }
+  Result<std::uint32_t> count_value = parse_count_or_index(*count);
+  if (!count_value) return count_value.error();
+  if (*count_value < 1 || *count_value > kMaxShardCount) {
+    return Error{
+        fmt::format("{}: expected 1 to {}, got {}", count->name, kMaxShardCount, *count_value)};
+  }
+  Result<std::uint32_t> index_value = parse_count_or_index(*index);
+  if (!index_value) return index_value.error();
+  if (*index_value >= *count_value) {
+    return Error{fmt::format("{} {} is not below {} {}", index->name, *index_value, count->name,
+                             *count_value)};
+  }
+  return Shard{*index_value, *count_value};
+}
+
+}  // namespace tandem::transform

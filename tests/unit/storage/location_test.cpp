@@ -1,0 +1,69 @@
+// Storage URIs: parsing, and what open_location makes of local paths.
+#include <catch2/catch.hpp>
+
+#include "pipeline/storage/local_store.h"
+#include "pipeline/storage/uri.h"
+#include "tests/unit/storage/test_support.h"
+
+namespace tandem::storage {
+namespace {
+
+using Scheme = StorageUri::Scheme;
+
+TEST_CASE("s3 URIs: bucket and key prefix", "[uri]") {
+  StorageUri uri = parse_storage_uri("s3://my-bucket/in/data/");
+  CHECK(uri.scheme == Scheme::kS3);
+  CHECK(uri.bucket == "my-bucket");
+  CHECK(uri.path == "in/data/");
+  CHECK(parse_storage_uri("s3://my-bucket").path.empty());
+  CHECK(parse_storage_uri("s3://my-bucket/").path.empty());
+  CHECK(parse_storage_uri("s3://b.b/a b+c").path == "a b+c");  // S3 URIs are not percent-encoded
+  CHECK_THROWS_WITH(parse_storage_uri("s3://My_Bucket/x"),
+                    "\"s3://My_Bucket/x\": \"My_Bucket\" is not a valid S3 bucket name");
+}
+
+TEST_CASE("file URIs and plain paths", "[uri]") {
+  CHECK(parse_storage_uri("file:///data/in%20put/a.csv").path == "/data/in put/a.csv");
+  CHECK(parse_storage_uri("file://localhost/data").path == "/data");
+  CHECK(parse_storage_uri("relative/dir").path == "relative/dir");
+  CHECK(parse_storage_uri("/abs/with://inside").scheme == Scheme::kLocal);
+  CHECK_THROWS_WITH(
+      parse_storage_uri("file://server/share"),
+      "\"file://server/share\": a file URI needs an absolute path on this host: file:///path");
+  CHECK_THROWS_WITH(parse_storage_uri("file:///bad%2"),
+                    "\"file:///bad%2\": malformed percent-escape");
+  CHECK_THROWS_WITH(parse_storage_uri("gs://bucket/x"),
+                    "\"gs://bucket/x\": unsupported scheme \"gs\" (use s3://, file:// or a path)");
+  CHECK_THROWS_WITH(parse_storage_uri(""), "\"\": empty storage URI");
+}
+
+TEST_CASE("a local folder is the store, a file or new name is a prefix in its parent", "[uri]") {
+  testing::TempDir dir;
+  testing::write_file(dir.path() / "in/a.csv", "1");
+  testing::write_file(dir.path() / "in/sub/b.csv", "22");
+  std::string root = dir.path().string();
+
+  Location folder = open_location(root + "/in");
+  CHECK(folder.prefix.empty());
+  CHECK(folder.uri == root + "/in");
+  CHECK(folder.store->list(folder.prefix) ==
+        std::vector<ObjectInfo>{{"a.csv", 1}, {"sub/b.csv", 2}});
+
+  Location file = open_location("file://" + root + "/in/a.csv");
+  CHECK(file.prefix == "a.csv");
+  CHECK(file.store->list(file.prefix) == std::vector<ObjectInfo>{{"a.csv", 1}});
+
+  Location output = open_location(root + "/out/");  // not there yet: made on the first commit
+  CHECK(output.prefix.empty());
+  auto object = output.store->create("x/a.csv.out");
+  object->write("ok");
+  object->commit();
+  CHECK(testing::read_file(dir.path() / "out/x/a.csv.out") == "ok");
+
+  Location named = open_location(root + "/results");
+  CHECK(named.prefix == "results");
+  CHECK(dynamic_cast<LocalStore&>(*named.store).root() == dir.path());
+}
+
+}  // namespace
+}  // namespace tandem::storage
