@@ -410,8 +410,9 @@ TEST_CASE("mount_model_dir is a boolean that needs a model_dir", "[errors]") {
               "model_dir to mount at /opt/ml/model"});
   const auto bad = errors_of(with_stage("    model_dir: m\n    mount_model_dir: maybe\n"));
   REQUIRE(bad.size() == 1);
-  CHECK(bad[0].starts_with("pipeline.yaml:5:22: stages[0].mount_model_dir: expected one of false, "
-                           "true, got \"maybe\""));
+  CHECK(
+      bad[0].starts_with("pipeline.yaml:5:22: stages[0].mount_model_dir: expected one of false, "
+                         "true, got \"maybe\""));
 }
 
 TEST_CASE("mount_model_dir: true with a model_dir loads", "[spec]") {
