@@ -1,9 +1,11 @@
-// The `tandem` program: serve a pipeline as an endpoint, or validate its spec.
+// The `tandem` program: serve a pipeline as an endpoint, run it as a batch transform job, or
+// validate its spec.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
 
 #include "pipeline/cli/serve.h"
+#include "pipeline/cli/transform.h"
 #include "pipeline/spec/spec.h"
 
 namespace {
@@ -36,6 +38,12 @@ int main(int argc, char** argv) {
       "--port", serve_options.port,
       "listen port, 0 for any free one (overrides server.port and SAGEMAKER_BIND_TO_PORT)");
 
+  tandem::cli::TransformArgs transform_args;
+  auto* transform = app.add_subcommand(
+      "transform", "run the pipeline as a batch transform job over a folder or an S3 prefix");
+  transform->add_option("spec", spec_path, "pipeline spec (pipeline.yaml)")->required();
+  tandem::cli::add_transform_options(*transform, transform_args);
+
   auto* validate =
       app.add_subcommand("validate", "check a spec and print every error; starts nothing");
   validate->add_option("spec", spec_path, "pipeline spec (pipeline.yaml)")->required();
@@ -51,5 +59,6 @@ int main(int argc, char** argv) {
     std::cout << "\n";
     return 0;
   }
+  if (transform->parsed()) return tandem::cli::transform(*spec, transform_args);
   return tandem::cli::serve(*spec, serve_options);
 }

@@ -67,16 +67,16 @@ struct JobOverrides {
   std::optional<std::string> input_uri;                          // --input
   std::optional<std::string> s3_data_type;                       // --s3-data-type
   std::optional<std::string> content_type;                       // --content-type
-  std::optional<std::string> compression_type;                   // --compression-type
+  std::optional<std::string> compression_type;                   // --compression
   std::optional<std::string> split_type;                         // --split-type
   std::optional<std::string> output_path;                        // --output
   std::optional<std::string> accept;                             // --accept
   std::optional<std::string> assemble_with;                      // --assemble-with
-  std::optional<std::string> batch_strategy;                     // --batch-strategy
+  std::optional<std::string> batch_strategy;                     // --strategy
   std::optional<std::int64_t> max_payload_in_mb;                 // --max-payload-mb
-  std::optional<std::int64_t> max_concurrent_transforms;         // --max-concurrent-transforms
-  std::optional<std::int64_t> invocations_timeout_s;             // --invocations-timeout
-  std::optional<std::int64_t> invocations_max_retries;           // --invocations-max-retries
+  std::optional<std::int64_t> max_concurrent_transforms;         // --max-concurrent
+  std::optional<std::int64_t> invocations_timeout_s;             // --timeout-s
+  std::optional<std::int64_t> invocations_max_retries;           // --max-retries
   std::optional<std::string> input_filter;                       // --input-filter
   std::optional<std::string> output_filter;                      // --output-filter
   std::optional<std::string> join_source;                        // --join-source

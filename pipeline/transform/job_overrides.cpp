@@ -94,7 +94,7 @@ void apply_input_overrides(OverrideReader& reader, const JobOverrides& overrides
   reader.choice(overrides.s3_data_type, "--s3-data-type", kS3DataTypeNames, parse_s3_data_type,
                 job.input.data_type);
   reader.text(overrides.content_type, "--content-type", kMaxMimeTypeLength, job.input.content_type);
-  reader.choice(overrides.compression_type, "--compression-type", kCompressionTypeNames,
+  reader.choice(overrides.compression_type, "--compression", kCompressionTypeNames,
                 parse_compression_type, job.input.compression);
   reader.choice(overrides.split_type, "--split-type", kSplitTypeNames, parse_split_type,
                 job.input.split_type);
@@ -119,20 +119,20 @@ void apply_batch_overrides(OverrideReader& reader, const JobOverrides& overrides
   if (overrides.batch_strategy) {
     BatchStrategy strategy = BatchStrategy::multi_record;
     const std::size_t before = reader.errors.size();
-    reader.choice(overrides.batch_strategy, "--batch-strategy", kBatchStrategyNames,
+    reader.choice(overrides.batch_strategy, "--strategy", kBatchStrategyNames,
                   parse_batch_strategy, strategy);
     if (reader.errors.size() == before) job.batch_strategy = strategy;
   }
   reader.integer(overrides.max_payload_in_mb, "--max-payload-mb", 0, kMaxPayloadInMB,
                  job.max_payload_in_mb);
-  reader.integer(overrides.max_concurrent_transforms, "--max-concurrent-transforms", 0,
+  reader.integer(overrides.max_concurrent_transforms, "--max-concurrent", 0,
                  std::numeric_limits<std::int64_t>::max(), job.max_concurrent_transforms);
   if (job.max_concurrent_transforms == 0) job.max_concurrent_transforms.reset();
   std::optional<std::int64_t> timeout = job.invocations_timeout_s;
-  reader.integer(overrides.invocations_timeout_s, "--invocations-timeout", 1, 3600, timeout);
+  reader.integer(overrides.invocations_timeout_s, "--timeout-s", 1, 3600, timeout);
   job.invocations_timeout_s = *timeout;
   std::optional<std::int64_t> retries = job.invocations_max_retries;
-  reader.integer(overrides.invocations_max_retries, "--invocations-max-retries", 0, 3, retries);
+  reader.integer(overrides.invocations_max_retries, "--max-retries", 0, 3, retries);
   job.invocations_max_retries = *retries;
 }
 

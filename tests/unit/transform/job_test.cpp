@@ -245,7 +245,7 @@ TEST_CASE("Overrides replace the job's values and are validated", "[job]") {
         "--split-type: expected one of None, Line, RecordIO, TFRecord, got \"Lines\"\n"
         "--accept: longer than 256 characters (257)\n"
         "--max-payload-mb: expected an integer from 0 to 100, got 101\n"
-        "--invocations-max-retries: expected an integer from 0 to 3, got 9\n"
+        "--max-retries: expected an integer from 0 to 3, got 9\n"
         "--env: expected a key matching [a-zA-Z_][a-zA-Z0-9_]{0,1023}, got \"9X\"");
 
   JobOverrides join_only;

@@ -1,0 +1,101 @@
+// What a transform job did, per object and in total: printed as the closing summary, written
+// as JSON by --report (DescribeTransformJob's fields where they apply, plus per-object counts
+// and timings), and shown while the job runs as a progress bar (terminal) or line (elsewhere).
+// Pure formatting; the runner fills the values.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pipeline/transform/execution.h"
+#include "pipeline/transform/naming.h"
+#include "pipeline/transform/job.h"
+
+namespace tandem::batch {
+
+// Why an object has no `.out`.
+struct ObjectFailure {
+  std::optional<std::uint64_t> first_record;  // the failed request's records, when known
+  std::uint64_t record_count = 0;
+  std::optional<std::uint64_t> byte_offset;
+  std::string stage;      // empty when no stage was involved (reading, splitting, writing)
+  std::string container;  // "container-N"
+  int status = 0;         // the stage's HTTP status; 0 when it never answered
+  std::string error;      // ModelError, InputError, DataProcessingError, StorageError, ...
+  std::string message;
+  int attempts = 0;
+};
+
+enum class ObjectStatus { completed, failed, not_processed };
+
+struct ObjectReport {
+  std::string input;   // URI
+  std::string output;  // URI of the `.out`
+  ObjectStatus status = ObjectStatus::not_processed;
+  std::uint64_t records = 0;        // read from the input
+  std::uint64_t requests = 0;       // mini-batches sent (retries not counted)
+  std::uint64_t bytes_read = 0;     // of the object as stored (compressed for Gzip)
+  std::uint64_t bytes_written = 0;  // to the `.out`
+  double seconds = 0;
+  std::optional<ObjectFailure> failure;
+};
+
+enum class JobStatus { completed, failed, stopped };
+
+struct JobReport {
+  std::string name;
+  JobStatus status = JobStatus::completed;
+  std::string failure_reason;  // DescribeTransformJob's FailureReason
+  transform::TransformJob job;
+  transform::ExecutionParameters parameters;
+  transform::Shard shard;
+  std::size_t listed = 0;        // objects the input names
+  std::size_t other_shards = 0;  // left to other hosts
+  std::vector<std::string> resumed;
+  std::vector<ObjectReport> objects;
+  std::chrono::system_clock::time_point started;
+  std::chrono::system_clock::time_point ended;
+};
+
+std::string_view to_string(ObjectStatus status);
+std::string_view to_string(JobStatus status);
+
+// "records 10-19 (byte offset 1234): stage 'model' (container-2) answered 500 after 4
+// attempts: <message>"
+std::string describe(const ObjectFailure& failure);
+
+// One line of `<name>.out.errors` (JSON Lines): the failure, and the failed request's body
+// when there was one (`data` as text when it is valid UTF-8, else `data_base64`).
+std::string error_line(const std::string& input_uri, const ObjectFailure& failure,
+                       std::optional<std::string_view> data);
+
+// The closing summary, several lines: the outcome, the totals, each failed object.
+std::string summary(const JobReport& report);
+
+nlohmann::ordered_json to_json(const JobReport& report);
+
+// The state of a running job, for the progress display.
+struct Progress {
+  std::size_t objects_done = 0;
+  std::size_t objects_total = 0;
+  std::size_t objects_failed = 0;
+  std::uint64_t records = 0;
+  std::uint64_t bytes_read = 0;
+  std::uint64_t bytes_total = 0;  // 0 when unknown (manifest inputs are not sized)
+  double seconds = 0;
+};
+
+// "[#########...........] 3/10 objects · 1234567 records · 512.0 MiB/1.0 GiB · 85.3 MiB/s ·
+// ETA 6s", at most `width` columns.
+std::string progress_bar(const Progress& progress, std::size_t width);
+// "progress: 3/10 objects, 1 failed, 1234567 records, 512.0 MiB of 1.0 GiB read (50%),
+// 85.3 MiB/s, ETA 6s"
+std::string progress_line(const Progress& progress);
+
+std::string human_bytes(std::uint64_t bytes);  // "512.0 MiB"
+
+}  // namespace tandem::batch

@@ -1,0 +1,769 @@
+#include "pipeline/batch/runner.h"
+
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <fstream>
+#include <limits>
+#include <mutex>
+#include <thread>
+
+#include "pipeline/batch/inputs.h"
+#include "pipeline/batch/report.h"
+#include "pipeline/chain/executor.h"
+#include "pipeline/chain/http_transport.h"
+#include "pipeline/common/http_client.h"
+#include "pipeline/common/log.h"
+#include "pipeline/supervisor/supervisor.h"
+#include "pipeline/transform/batcher.h"
+#include "pipeline/transform/data_processing.h"
+#include "pipeline/transform/execution.h"
+#include "pipeline/transform/gzip.h"
+#include "pipeline/transform/splitter.h"
+
+namespace tandem::batch {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr std::size_t kReadChunkBytes = 1024 * 1024;
+constexpr std::uint64_t kMiB = 1024 * 1024;
+
+// The spec as the job runs it: every stage gets the job's environment and SAGEMAKER_BATCH
+// variables; InvocationsTimeoutInSeconds bounds each stage call and the whole chain call; a
+// stage may answer as much as a request may carry (SageMaker's 100 MiB ceiling at least).
+spec::PipelineSpec job_spec(spec::PipelineSpec spec, const transform::TransformJob& job) {
+  const std::chrono::milliseconds timeout(job.invocations_timeout_s * 1000);
+  spec.server.invocation_timeout = timeout;
+  const auto payload = job.max_payload_in_mb.value_or(0);
+  spec.server.stage_payload_bytes =
+      job.max_payload_in_mb && payload == 0
+          ? std::numeric_limits<std::uint64_t>::max()
+          : std::max<std::uint64_t>(spec.server.stage_payload_bytes,
+                                    transform::kMaxPayloadInMB * kMiB);
+  for (auto& stage : spec.stages) {
+    stage.timeout = timeout;
+    for (const auto& [key, value] : transform::stage_environment(job)) stage.env[key] = value;
+  }
+  return spec;
+}
+
+// Retried: a stage that gave no answer (timeout, crash, reset), a 5xx or 429 from a stage,
+// and a stage that is down or restarting. Not retried: a 4xx, which the stage would answer
+// again for the same records.
+bool retryable(const proto::Error& error) {
+  if (error.type == proto::ErrorType::unavailable) return true;
+  if (error.type != proto::ErrorType::model || !error.stage) return false;
+  const int status = error.stage->original_status;
+  return status == 0 || status == 429 || status >= 500;
+}
+
+std::chrono::milliseconds backoff(int attempt) {
+  return std::chrono::milliseconds(std::min(1000 << std::min(attempt, 3), 8000));
+}
+
+class SupervisorHealth : public chain::StageHealth {
+ public:
+  explicit SupervisorHealth(const supervisor::Supervisor& s) : supervisor_(s) {}
+  std::optional<std::string> unavailable(std::size_t stage) const override {
+    return supervisor_.unavailable(stage);
+  }
+
+ private:
+  const supervisor::Supervisor& supervisor_;
+};
+
+// One mini-batch on its way through the chain, or the end of an object.
+struct Pending {
+  std::size_t object = 0;
+  bool end = false;
+  std::optional<ObjectFailure> read_failure;  // with `end`: why reading stopped
+  transform::Batch batch;
+  // Set on the event loop; read by the writer once `done`.
+  bool done = false;
+  chain::InvocationResult result;
+  int attempts = 0;
+};
+
+struct ObjectRun {
+  const InputObject* input = nullptr;
+  std::atomic<bool> failed{false};
+  // Reader's, read by the writer after the object's end marker.
+  std::uint64_t records = 0;
+  std::uint64_t requests = 0;
+  std::uint64_t bytes_read = 0;
+  Clock::time_point started{};
+  // Writer's.
+  std::unique_ptr<storage::OutputObject> output;
+  std::string error_lines;
+  ObjectReport report;
+};
+
+class Runner {
+ public:
+  Runner(asio::io_context& io, const spec::PipelineSpec& spec, const transform::TransformJob& job,
+         const RunOptions& options)
+      : io_(io), spec_(job_spec(spec, job)), job_(job), options_(options) {}
+
+  int exit_code() const { return exit_code_; }
+
+  asio::awaitable<void> run();
+  void stop(int signal_number);
+
+ private:
+  asio::awaitable<bool> prepare();
+  asio::awaitable<std::optional<std::string>> first_stage_parameters();
+  void build_chain();
+  asio::awaitable<void> call(std::shared_ptr<Pending> pending);
+
+  void read_all();
+  std::optional<ObjectFailure> read_object(std::size_t index);
+  bool submit(std::size_t index, transform::Batch batch);
+  void push_end(std::size_t index, std::optional<ObjectFailure> failure);
+
+  void write_all();
+  void consume(ObjectRun& object, Pending& pending);
+  void fail(ObjectRun& object, ObjectFailure failure, std::optional<std::string_view> data);
+  void finish(ObjectRun& object, const std::optional<ObjectFailure>& read_failure);
+
+  Progress progress() const;
+  void show_progress(bool final);
+  asio::awaitable<void> progress_loop();
+  void finish_report();
+
+  asio::io_context& io_;
+  const spec::PipelineSpec spec_;
+  const transform::TransformJob& job_;
+  const RunOptions& options_;
+  int exit_code_ = 0;
+
+  std::unique_ptr<supervisor::Supervisor> supervisor_;
+  std::unique_ptr<SupervisorHealth> health_;
+  std::unique_ptr<chain::ChainExecutor> chain_;
+  InputPlan plan_;
+  transform::ExecutionParameters parameters_;
+  std::optional<transform::DataProcessor> processor_;
+  std::uint64_t payload_limit_ = 0;
+  std::uint64_t splitter_limit_ = 0;
+  std::string job_name_;
+  JobReport report_;
+  Clock::time_point started_ = Clock::now();
+
+  std::vector<std::unique_ptr<ObjectRun>> objects_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<std::shared_ptr<Pending>> queue_;  // in input order
+  std::size_t in_flight_ = 0;                   // batches queued and not yet written
+  std::size_t max_in_flight_ = 1;
+  std::atomic<bool> stopping_{false};
+  int stop_signal_ = 0;
+  std::atomic<std::size_t> calls_running_{0};
+
+  std::atomic<std::size_t> objects_done_{0};
+  std::atomic<std::size_t> objects_failed_{0};
+  std::atomic<std::uint64_t> records_{0};
+  std::atomic<std::uint64_t> bytes_read_{0};
+  bool tty_ = ::isatty(STDERR_FILENO) == 1;
+  bool progress_shown_ = false;
+
+  std::thread reader_;
+  std::thread writer_;
+  std::unique_ptr<asio::steady_timer> workers_done_;
+  int workers_running_ = 0;
+};
+
+// ---- start-up -------------------------------------------------------------------------------
+
+asio::awaitable<std::optional<std::string>> Runner::first_stage_parameters() {
+  const asio::ip::tcp::endpoint ep(asio::ip::address_v4::loopback(), supervisor_->port(0));
+  auto r = co_await common::http_get(ep, "/execution-parameters", std::chrono::seconds(5));
+  std::optional<std::string> answer;
+  if (r.status == 200) answer = r.body;
+  // What the spec declares wins over the stage's answer, as `tandem serve` answers it.
+  const auto& declared = spec_.execution_parameters;
+  if (!declared.max_concurrent_transforms && !declared.batch_strategy && !declared.max_payload_mb)
+    co_return answer;
+  nlohmann::json merged = nlohmann::json::object();
+  if (answer) {
+    auto parsed = nlohmann::json::parse(*answer, nullptr, false);
+    if (parsed.is_object()) merged = parsed;
+  }
+  if (declared.max_concurrent_transforms)
+    merged["MaxConcurrentTransforms"] = *declared.max_concurrent_transforms;
+  if (declared.batch_strategy) merged["BatchStrategy"] = *declared.batch_strategy;
+  if (declared.max_payload_mb) merged["MaxPayloadInMB"] = *declared.max_payload_mb;
+  co_return merged.dump();
+}
+
+void Runner::build_chain() {
+  std::vector<std::unique_ptr<chain::StageTransport>> transports;
+  for (std::size_t i = 0; i < spec_.stages.size(); ++i) {
+    chain::HttpStageTransport::Options o;
+    o.port = supervisor_->port(i);
+    o.response_body_limit = spec_.server.stage_payload_bytes;
+    o.max_idle_connections = spec_.stages[i].max_inflight;
+    transports.push_back(std::make_unique<chain::HttpStageTransport>(io_.get_executor(), o));
+  }
+  chain_ = std::make_unique<chain::ChainExecutor>(io_.get_executor(), spec_, std::move(transports),
+                                                  *health_);
+  supervisor_->on_restarted(
+      [this](std::size_t stage, std::uint16_t port) { chain_->stage_restarted(stage, port); });
+}
+
+// Everything that can be checked before a stage runs, then the stages. False: the job cannot
+// run; the reason is logged and in the report.
+asio::awaitable<bool> Runner::prepare() {
+  job_name_ = job_.name.value_or(spec_.name + "-transform");
+  report_.name = job_name_;
+  report_.job = job_;
+  report_.shard = options_.shard;
+  for (const auto& note : options_.notes) log::info("{}", note);
+
+  std::string failure;
+  const auto input_format = transform::data_format_of(job_.input.content_type.value_or(""));
+  auto processor = transform::DataProcessor::create(job_.data_processing, input_format);
+  if (!processor) {
+    failure = "DataProcessing: " + processor.error().message;
+  } else {
+    processor_.emplace(std::move(*processor));
+    try {
+      plan_ = plan_inputs(job_, options_.shard, options_.resume);
+    } catch (const std::exception& e) {
+      failure = e.what();
+    }
+  }
+  report_.listed = plan_.listed;
+  report_.other_shards = plan_.other_shards;
+  report_.resumed = plan_.resumed;
+  if (!failure.empty()) {
+    report_.status = JobStatus::failed;
+    report_.failure_reason = failure;
+    co_return false;
+  }
+  log::info("transform job '{}': {} object(s) listed; {} for this host{}{}", job_name_,
+            plan_.listed, plan_.objects.size(),
+            options_.shard.count > 1
+                ? fmt::format(" (shard {} of {})", options_.shard.index, options_.shard.count)
+                : std::string(),
+            plan_.resumed.empty()
+                ? std::string()
+                : fmt::format("; {} already done (--resume)", plan_.resumed.size()));
+  for (const auto& input : plan_.objects) {
+    auto run = std::make_unique<ObjectRun>();
+    run->input = &input;
+    run->report.input = input.uri;
+    run->report.output = input.output_uri;
+    objects_.push_back(std::move(run));
+  }
+  if (objects_.empty()) co_return true;
+
+  supervisor_ = std::make_unique<supervisor::Supervisor>(io_.get_executor(), spec_);
+  health_ = std::make_unique<SupervisorHealth>(*supervisor_);
+  try {
+    co_await supervisor_->start();
+  } catch (const std::exception& e) {
+    failure = e.what();
+  }
+  if (stopping_) co_return false;
+  if (failure.empty()) {
+    const auto answer = co_await first_stage_parameters();
+    auto parameters = transform::resolve_execution_parameters(
+        job_, answer ? std::optional<std::string_view>(*answer) : std::nullopt);
+    if (parameters) {
+      parameters_ = *parameters;
+    } else {
+      failure = parameters.error().message;
+    }
+  }
+  if (!failure.empty()) {
+    report_.status = JobStatus::failed;
+    report_.failure_reason = failure;
+    co_return false;
+  }
+  report_.parameters = parameters_;
+  payload_limit_ = transform::payload_limit_bytes(parameters_.max_payload_in_mb);
+  splitter_limit_ = payload_limit_;
+  if (payload_limit_ == 0 && parameters_.batch_strategy == transform::BatchStrategy::single_record)
+    splitter_limit_ = transform::kMaxPayloadInMB * kMiB;
+  max_in_flight_ =
+      static_cast<std::size_t>(std::max<std::int64_t>(1, parameters_.max_concurrent_transforms));
+  log::info(
+      "transform job '{}': {} in flight at most, {}, MaxPayloadInMB {}, split {}, "
+      "InvocationsTimeoutInSeconds {}, InvocationsMaxRetries {}",
+      job_name_, max_in_flight_, transform::to_string(parameters_.batch_strategy),
+      parameters_.max_payload_in_mb, transform::to_string(job_.input.split_type),
+      job_.invocations_timeout_s, job_.invocations_max_retries);
+  build_chain();
+  co_return true;
+}
+
+// ---- the event loop's part: chain calls with retries -----------------------------------------
+
+asio::awaitable<void> Runner::call(std::shared_ptr<Pending> pending) {
+  const auto& object = *objects_[pending->object];
+  asio::steady_timer timer(io_);
+  for (int attempt = 0;; ++attempt) {
+    chain::Invocation invocation;
+    invocation.body = pending->batch.bytes;  // a copy: the batch is kept for retries
+    invocation.content_type = job_.input.content_type;
+    invocation.accept = job_.output.accept;
+    invocation.inference_id = fmt::format("{}-{}-{}", job_name_.substr(0, 40), pending->object,
+                                          pending->batch.first_record_index);
+    pending->result = co_await chain_->invoke(std::move(invocation));
+    pending->attempts = attempt + 1;
+    const auto& error = pending->result.error;
+    if (!error || attempt >= job_.invocations_max_retries || !retryable(*error) || stopping_ ||
+        object.failed) {
+      co_return;
+    }
+    const auto delay = backoff(attempt);
+    log::warn("{}: records {}-{}: attempt {} of {} failed ({}); retrying in {:g} s",
+              object.input->uri, pending->batch.first_record_index,
+              pending->batch.first_record_index + pending->batch.record_count - 1, attempt + 1,
+              job_.invocations_max_retries + 1, error->message,
+              std::chrono::duration<double>(delay).count());
+    timer.expires_after(delay);
+    boost::system::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
+
+// ---- the reader thread ----------------------------------------------------------------------
+
+void Runner::read_all() {
+  for (std::size_t i = 0; i < objects_.size() && !stopping_; ++i) {
+    auto& object = *objects_[i];
+    object.started = Clock::now();
+    std::optional<ObjectFailure> failure;
+    try {
+      failure = read_object(i);
+    } catch (const std::exception& e) {
+      failure = ObjectFailure{};
+      failure->error = "StorageError";
+      failure->message = e.what();
+    }
+    push_end(i, std::move(failure));
+  }
+}
+
+// Streams one object into mini-batches. Returns why it stopped early, if it did because of
+// the input; an object that failed on a stage, or a job being stopped, ends quietly.
+std::optional<ObjectFailure> Runner::read_object(std::size_t index) {
+  auto& object = *objects_[index];
+  const auto& job = job_;
+  auto stream = object.input->store->open(object.input->key);
+  auto splitter = transform::make_splitter(job.input.split_type, splitter_limit_);
+  transform::Batcher batcher(parameters_.batch_strategy, payload_limit_, processor_->joins());
+  std::optional<transform::GzipInflater> inflater;
+  if (job.input.compression == transform::CompressionType::gzip) inflater.emplace();
+  bool abandoned = false;  // the object failed downstream or the job is stopping
+
+  auto take = [&](transform::Result<std::vector<transform::Record>> records) -> transform::Status {
+    if (!records) return records.error();
+    for (auto& record : *records) {
+      ++object.records;
+      records_.fetch_add(1, std::memory_order_relaxed);
+      if (processor_->filters_input()) {
+        auto filtered = processor_->filter_input(std::move(record));
+        if (!filtered) return filtered.error();
+        record = std::move(*filtered);
+      }
+      auto batch = batcher.add(record);
+      if (!batch) return batch.error();
+      if (*batch && !submit(index, std::move(**batch))) {
+        abandoned = true;
+        return transform::Error{"abandoned"};
+      }
+    }
+    return {};
+  };
+  auto input_failure = [&](const transform::Error& error) -> std::optional<ObjectFailure> {
+    if (abandoned) return std::nullopt;
+    ObjectFailure failure;
+    failure.error = "InputError";
+    failure.message = error.message;
+    return failure;
+  };
+
+  std::vector<char> buffer(kReadChunkBytes);
+  for (;;) {
+    if (stopping_ || object.failed) return std::nullopt;
+    const std::size_t n = stream->read(buffer.data(), buffer.size());
+    if (n == 0) break;
+    object.bytes_read += n;
+    bytes_read_.fetch_add(n, std::memory_order_relaxed);
+    const std::string_view chunk(buffer.data(), n);
+    transform::Status status =
+        inflater ? inflater->feed(
+                       chunk, [&](std::string_view piece) { return take(splitter->feed(piece)); })
+                 : take(splitter->feed(chunk));
+    if (!status) return input_failure(status.error());
+  }
+  if (inflater) {
+    if (auto status = inflater->finish(); !status) return input_failure(status.error());
+  }
+  if (auto status = take(splitter->finish()); !status) return input_failure(status.error());
+  if (auto last = batcher.finish(); last && !submit(index, std::move(*last))) return std::nullopt;
+  return std::nullopt;
+}
+
+bool Runner::submit(std::size_t index, transform::Batch batch) {
+  auto pending = std::make_shared<Pending>();
+  pending->object = index;
+  pending->batch = std::move(batch);
+  auto& object = *objects_[index];
+  {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return in_flight_ < max_in_flight_ || stopping_ || object.failed; });
+    if (stopping_ || object.failed) return false;
+    ++in_flight_;
+    queue_.push_back(pending);
+  }
+  ++object.requests;
+  calls_running_.fetch_add(1);
+  asio::co_spawn(io_, call(pending), [this, pending](std::exception_ptr e) {
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        pending->result.error = proto::Error::internal(ex.what());
+      }
+    }
+    {
+      std::lock_guard lock(mutex_);
+      pending->done = true;
+    }
+    calls_running_.fetch_sub(1);
+    changed_.notify_all();
+  });
+  return true;
+}
+
+void Runner::push_end(std::size_t index, std::optional<ObjectFailure> failure) {
+  auto pending = std::make_shared<Pending>();
+  pending->object = index;
+  pending->end = true;
+  pending->read_failure = std::move(failure);
+  {
+    std::lock_guard lock(mutex_);
+    queue_.push_back(std::move(pending));
+  }
+  changed_.notify_all();
+}
+
+// ---- the writer thread ----------------------------------------------------------------------
+
+void Runner::write_all() {
+  std::size_t ended = 0;
+  while (ended < objects_.size()) {
+    std::shared_ptr<Pending> pending;
+    {
+      std::unique_lock lock(mutex_);
+      changed_.wait(lock, [&] {
+        return stopping_ || (!queue_.empty() && (queue_.front()->end || queue_.front()->done));
+      });
+      if (stopping_) break;
+      pending = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    auto& object = *objects_[pending->object];
+    if (pending->end) {
+      finish(object, pending->read_failure);
+      ++ended;
+      continue;
+    }
+    consume(object, *pending);
+    pending.reset();  // the batch and its response are freed before the slot is
+    {
+      std::lock_guard lock(mutex_);
+      --in_flight_;
+    }
+    changed_.notify_all();
+  }
+  // Stopped: nothing half-written may stay.
+  for (auto& object : objects_) {
+    if (object->output) {
+      object->output->abort();
+      object->output.reset();
+    }
+  }
+}
+
+void Runner::consume(ObjectRun& object, Pending& pending) {
+  if (object.failed) return;  // in flight when an earlier batch failed: its output is moot
+  const auto& batch = pending.batch;
+  const auto& result = pending.result;
+  if (result.error) {
+    const auto& error = *result.error;
+    ObjectFailure failure;
+    failure.first_record = batch.first_record_index;
+    failure.record_count = batch.record_count;
+    failure.byte_offset = batch.first_offset;
+    failure.error = std::string(proto::error_type_name(error.type));
+    failure.message = error.message;
+    failure.attempts = pending.attempts;
+    if (error.stage) {
+      failure.stage = error.stage->stage;
+      failure.container = error.stage->container;
+      failure.status = error.stage->original_status;
+    }
+    fail(object, std::move(failure), batch.bytes);
+    return;
+  }
+  std::string_view content_type = result.content_type;
+  if ((content_type.empty() || content_type == "application/octet-stream") && job_.output.accept)
+    content_type = *job_.output.accept;
+  auto out = processor_->process_response(
+      batch, result.body, transform::data_format_of(content_type), job_.output.assemble_with);
+  if (!out) {
+    ObjectFailure failure;
+    failure.first_record = batch.first_record_index;
+    failure.record_count = batch.record_count;
+    failure.byte_offset = batch.first_offset;
+    failure.error = "DataProcessingError";
+    failure.message = out.error().message;
+    fail(object, std::move(failure), batch.bytes);
+    return;
+  }
+  try {
+    if (!object.output) object.output = plan_.output_store->create(object.input->output_key);
+    object.output->write(*out);
+    object.report.bytes_written += out->size();
+  } catch (const std::exception& e) {
+    ObjectFailure failure;
+    failure.error = "StorageError";
+    failure.message = e.what();
+    fail(object, std::move(failure), std::nullopt);
+  }
+}
+
+void Runner::fail(ObjectRun& object, ObjectFailure failure, std::optional<std::string_view> data) {
+  {
+    std::lock_guard lock(mutex_);
+    object.failed = true;
+  }
+  changed_.notify_all();  // the reader stops reading this object
+  if (object.output) {
+    object.output->abort();
+    object.output.reset();
+  }
+  object.error_lines += error_line(object.input->uri, failure, data);
+  if (!object.report.failure) object.report.failure = std::move(failure);
+}
+
+void Runner::finish(ObjectRun& object, const std::optional<ObjectFailure>& read_failure) {
+  if (read_failure && !object.failed) fail(object, *read_failure, std::nullopt);
+  auto& report = object.report;
+  report.records = object.records;
+  report.requests = object.requests;
+  report.bytes_read = object.bytes_read;
+  const auto& input = *object.input;
+  auto& store = *plan_.output_store;
+  if (!object.failed) {
+    try {
+      if (!object.output) object.output = store.create(input.output_key);
+      object.output->commit();
+      object.output.reset();
+      store.remove(input.errors_key);  // from an earlier run that failed
+      report.status = ObjectStatus::completed;
+    } catch (const std::exception& e) {
+      object.output.reset();
+      ObjectFailure failure;
+      failure.error = "StorageError";
+      failure.message = e.what();
+      fail(object, std::move(failure), std::nullopt);
+    }
+  }
+  if (object.failed) {
+    report.status = ObjectStatus::failed;
+    objects_failed_.fetch_add(1);
+    try {
+      auto errors = store.create(input.errors_key);
+      errors->write(object.error_lines);
+      errors->commit();
+    } catch (const std::exception& e) {
+      log::error("{}: could not write {}.errors: {}", input.uri, input.output_uri, e.what());
+    }
+    log::error("{}: FAILED, no .out written: {} (details in {}.errors)", input.uri,
+               describe(*report.failure), input.output_uri);
+  }
+  report.seconds = std::chrono::duration<double>(Clock::now() - object.started).count();
+  objects_done_.fetch_add(1);
+}
+
+// ---- progress and the report ----------------------------------------------------------------
+
+Progress Runner::progress() const {
+  Progress p;
+  p.objects_done = objects_done_;
+  p.objects_total = objects_.size();
+  p.objects_failed = objects_failed_;
+  p.records = records_;
+  p.bytes_read = bytes_read_;
+  for (const auto& input : plan_.objects) p.bytes_total += input.size;
+  p.seconds = std::chrono::duration<double>(Clock::now() - started_).count();
+  return p;
+}
+
+void Runner::show_progress(bool final) {
+  if (options_.quiet) return;
+  if (tty_) {
+    winsize ws{};
+    const std::size_t width =
+        ::ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 ? ws.ws_col : 100;
+    std::fprintf(stderr, "\r\033[K%s%s", progress_bar(progress(), width - 1).c_str(),
+                 final ? "\n" : "");
+    progress_shown_ = !final;
+  } else {
+    std::fprintf(stderr, "%s\n", progress_line(progress()).c_str());
+  }
+  std::fflush(stderr);
+}
+
+asio::awaitable<void> Runner::progress_loop() {
+  asio::steady_timer timer(io_);
+  const auto period = tty_ ? std::chrono::milliseconds(250) : std::chrono::milliseconds(5000);
+  while (workers_running_ > 0) {
+    timer.expires_after(period);
+    boost::system::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (workers_running_ > 0) show_progress(false);
+  }
+}
+
+void Runner::finish_report() {
+  report_.ended = std::chrono::system_clock::now();
+  report_.started = report_.ended - std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                                        Clock::now() - started_);
+  for (const auto& object : objects_) report_.objects.push_back(object->report);
+  if (stop_signal_ != 0) {
+    report_.status = JobStatus::stopped;
+    report_.failure_reason =
+        fmt::format("stopped by {}", stop_signal_ == SIGTERM ? "SIGTERM" : "SIGINT");
+    exit_code_ = 128 + stop_signal_;
+  } else if (report_.status == JobStatus::failed) {
+    exit_code_ = kExitFailed;
+  } else if (objects_failed_ > 0) {
+    report_.status = JobStatus::failed;
+    report_.failure_reason = fmt::format("{} of {} object(s) failed; see each one's .out.errors",
+                                         objects_failed_.load(), objects_.size());
+    exit_code_ = kExitFailed;
+  }
+  if (progress_shown_) std::fputs("\n", stderr);
+  std::fprintf(stderr, "%s\n", summary(report_).c_str());
+  if (options_.report_path) {
+    std::ofstream out(*options_.report_path, std::ios::trunc);
+    out << to_json(report_).dump(2) << "\n";
+    if (!out) {
+      log::error("could not write the report to {}", *options_.report_path);
+      if (exit_code_ == 0) exit_code_ = kExitFailed;
+    }
+  }
+}
+
+// ---- the job --------------------------------------------------------------------------------
+
+asio::awaitable<void> Runner::run() {
+  const bool ready = co_await prepare();
+  if (ready && !objects_.empty() && !stopping_) {
+    workers_done_ =
+        std::make_unique<asio::steady_timer>(io_, asio::steady_timer::time_point::max());
+    workers_running_ = 2;
+    auto done = [this] {
+      asio::post(io_, [this] {
+        if (--workers_running_ == 0) workers_done_->cancel();
+      });
+    };
+    reader_ = std::thread([this, done] {
+      read_all();
+      done();
+    });
+    writer_ = std::thread([this, done] {
+      write_all();
+      done();
+    });
+    asio::co_spawn(io_, progress_loop(), asio::detached);
+    boost::system::error_code ec;
+    while (workers_running_ > 0) {
+      co_await workers_done_->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    reader_.join();
+    writer_.join();
+    show_progress(true);
+  }
+  if (supervisor_) co_await supervisor_->stop();
+  // Calls still running (a stopped job) end once their stages are gone.
+  asio::steady_timer timer(io_);
+  while (calls_running_ > 0) {
+    timer.expires_after(std::chrono::milliseconds(10));
+    co_await timer.async_wait(asio::use_awaitable);
+  }
+  finish_report();
+}
+
+void Runner::stop(int signal_number) {
+  if (stopping_) return;
+  log::info("received {}; stopping the job: unfinished outputs are discarded",
+            signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+  stop_signal_ = signal_number;
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  changed_.notify_all();
+  if (supervisor_ && !workers_done_) {
+    // Still starting the stages: interrupt that.
+    asio::co_spawn(io_, supervisor_->stop(), asio::detached);
+  }
+}
+
+}  // namespace
+
+int run_transform(const spec::PipelineSpec& spec, const transform::TransformJob& job,
+                  const RunOptions& options) {
+  ::signal(SIGPIPE, SIG_IGN);
+  asio::io_context io(1);
+  Runner runner(io, spec, job, options);
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  std::function<void()> wait_signal = [&] {
+    signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+      if (ec) return;
+      runner.stop(sig);
+      wait_signal();
+    });
+  };
+  wait_signal();
+  int code = 0;
+  asio::co_spawn(io, runner.run(), [&](std::exception_ptr e) {
+    code = runner.exit_code();
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        log::error("internal error: {}", ex.what());
+      }
+      code = 70;
+    }
+    signals.cancel();
+    io.stop();
+  });
+  io.run();
+  return code;
+}
+
+}  // namespace tandem::batch
