@@ -9,6 +9,7 @@ PACKAGES=(
   libcurl4-openssl-dev libssl-dev libpugixml-dev zlib1g-dev libxgboost-dev libbenchmark-dev
   wrk python3 python3-flask python3-gunicorn python3-sklearn python3-xgboost
   python3-boto3 python3-yaml python3-numpy python3-pytest procps
+  prometheus yamllint shellcheck
 )
 
 missing=()

@@ -128,6 +128,12 @@ struct App {
       if (r.status == 200) co_return r.body;
       co_return std::nullopt;
     };
+    h.stage_health = [this] {
+      std::vector<server::LiveValues::Stage> stages;
+      for (const auto& s : supervisor.status())
+        stages.push_back({s.state == supervisor::StageState::up, s.restarts});
+      return stages;
+    };
     return h;
   }
 

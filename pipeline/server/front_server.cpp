@@ -56,7 +56,8 @@ FrontServer::FrontServer(asio::any_io_executor executor, const spec::PipelineSpe
       spec_(spec),
       chain_(chain),
       hooks_(std::move(hooks)),
-      acceptor_(executor) {}
+      acceptor_(executor),
+      metrics_(spec) {}
 
 tcp::endpoint FrontServer::listen(const std::string& host, std::uint16_t port) {
   beast::error_code ec;
@@ -158,17 +159,29 @@ asio::awaitable<void> FrontServer::session(tcp::socket socket) {
   stream.socket().close(ec);
 }
 
+std::optional<std::string> FrontServer::not_ready() const {
+  if (draining_) return "shutting down";
+  return hooks_.not_ready();
+}
+
 Response FrontServer::ping(unsigned version) const {
-  std::optional<std::string> why;
-  if (draining_) {
-    why = "shutting down";
-  } else {
-    why = hooks_.not_ready();
-  }
+  const auto why = not_ready();
   Response res{why ? http::status::service_unavailable : http::status::ok, version};
   res.set(http::field::content_type, "application/json");
   res.body() = why ? nlohmann::json{{"status", "Unhealthy"}, {"reason", *why}}.dump() + "\n"
                    : std::string("{\"status\":\"Healthy\"}\n");
+  res.prepare_payload();
+  return res;
+}
+
+Response FrontServer::scrape(unsigned version) const {
+  LiveValues live;
+  live.in_flight = in_flight_;
+  live.ready = !not_ready();
+  if (hooks_.stage_health) live.stages = hooks_.stage_health();
+  Response res{http::status::ok, version};
+  res.set(http::field::content_type, EndpointMetrics::content_type);
+  res.body() = metrics_.render(live);
   res.prepare_payload();
   return res;
 }
@@ -187,6 +200,8 @@ asio::awaitable<Response> FrontServer::handle(Request& request) {
       res.prepare_payload();
       co_return res;
     }
+    case Route::metrics:
+      co_return scrape(request.version());
     case Route::invocations:
       break;
   }
@@ -197,9 +212,12 @@ asio::awaitable<Response> FrontServer::handle(Request& request) {
     res.set(proto::header::server_timing, server_timing(chain::InvocationResult{}));
     return res;
   };
-  if (draining_)
+  if (draining_) {
+    metrics_.record_rejection(Rejection::draining);
     co_return refuse(Error::unavailable("endpoint '" + spec_.name + "' is shutting down"));
+  }
   if (in_flight_ >= spec_.server.max_concurrent_invocations) {
+    metrics_.record_rejection(Rejection::max_concurrent_invocations);
     co_return refuse(Error::unavailable(
         fmt::format("endpoint '{}' is at max_concurrent_invocations ({}); retry later", spec_.name,
                     spec_.server.max_concurrent_invocations)));
@@ -216,6 +234,8 @@ asio::awaitable<Response> FrontServer::invoke(Request& request, const std::strin
   const unsigned version = request.version();
   auto invocation = parse_invocation(request, request_id);
   if (!invocation) {
+    metrics_.record_invocation(proto::to_http_status(invocation.error().type),
+                               chain::InvocationResult{}, &invocation.error());
     auto res = error_response(invocation.error(), request_id, version);
     res.set(proto::header::server_timing, server_timing(chain::InvocationResult{}));
     co_return res;
@@ -223,6 +243,7 @@ asio::awaitable<Response> FrontServer::invoke(Request& request, const std::strin
   const std::string inference_id = invocation->inference_id;
   auto result = co_await chain_.invoke(std::move(*invocation));
   const int status = result.error ? proto::to_http_status(result.error->type) : 200;
+  metrics_.record_invocation(status, result, result.error ? &*result.error : nullptr);
   log::info("invocation id={} status={} total={:.3f}ms{}{}", inference_id, status,
             static_cast<double>(result.total.count()) / 1000.0, describe_timings(result),
             result.error ? " error=\"" + proto::excerpt(result.error->message, 300) + "\"" : "");

@@ -13,6 +13,7 @@
 
 #include "pipeline/chain/executor.h"
 #include "pipeline/server/http_mapping.h"
+#include "pipeline/server/metrics.h"
 #include "pipeline/spec/spec.h"
 
 namespace tandem::server {
@@ -22,6 +23,8 @@ struct FrontServerHooks {
   std::function<std::optional<std::string>()> not_ready;
   // Stage 1's answer to GET /execution-parameters, when it gave one.
   std::function<boost::asio::awaitable<std::optional<std::string>>()> first_stage_parameters;
+  // Each stage's health and restarts for GET /metrics, in spec order (the supervisor's view).
+  std::function<std::vector<LiveValues::Stage>()> stage_health;
 };
 
 class FrontServer {
@@ -42,13 +45,16 @@ class FrontServer {
   boost::asio::awaitable<void> session(boost::asio::ip::tcp::socket socket);
   boost::asio::awaitable<Response> handle(Request& request);
   boost::asio::awaitable<Response> invoke(Request& request, const std::string& request_id);
+  std::optional<std::string> not_ready() const;  // why /ping must not answer 200, or nullopt
   Response ping(unsigned version) const;
+  Response scrape(unsigned version) const;
 
   boost::asio::any_io_executor executor_;
   const spec::PipelineSpec& spec_;
   chain::ChainExecutor& chain_;
   FrontServerHooks hooks_;
   boost::asio::ip::tcp::acceptor acceptor_;
+  EndpointMetrics metrics_;
   std::size_t in_flight_ = 0;
   bool draining_ = false;
 };

@@ -52,6 +52,7 @@ proto::Result<Route> match_route(http::verb method, std::string_view target,
   if (path == "/ping") return require(http::verb::get, Route::ping);
   if (path == "/invocations") return require(http::verb::post, Route::invocations);
   if (path == "/execution-parameters") return require(http::verb::get, Route::execution_parameters);
+  if (path == "/metrics") return require(http::verb::get, Route::metrics);
   constexpr std::string_view prefix = "/endpoints/", suffix = "/invocations";
   if (path.starts_with(prefix) && path.ends_with(suffix) &&
       path.size() > prefix.size() + suffix.size()) {
@@ -64,7 +65,7 @@ proto::Result<Route> match_route(http::verb method, std::string_view target,
   }
   return Error::not_found(
       fmt::format("no route for {}; routes are GET /ping, POST /invocations, "
-                  "POST /endpoints/{}/invocations, GET /execution-parameters",
+                  "POST /endpoints/{}/invocations, GET /execution-parameters, GET /metrics",
                   std::string(path), endpoint_name));
 }
 

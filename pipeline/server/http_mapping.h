@@ -18,7 +18,7 @@ namespace http = boost::beast::http;
 using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
 
-enum class Route { ping, invocations, execution_parameters };
+enum class Route { ping, invocations, execution_parameters, metrics };
 
 // The route of a request, or a 404/405 ValidationError naming what was asked.
 proto::Result<Route> match_route(http::verb method, std::string_view target,

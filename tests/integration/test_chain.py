@@ -155,7 +155,7 @@ def test_unknown_route_is_404(chain):
     res = chain.request("GET", "/nope")
     assert_error(res, 404, "ValidationError",
                  f"no route for /nope; routes are GET /ping, POST /invocations, "
-                 f"POST /endpoints/{NAME}/invocations, GET /execution-parameters")
+                 f"POST /endpoints/{NAME}/invocations, GET /execution-parameters, GET /metrics")
 
 
 def test_other_endpoint_name_is_404(chain):

@@ -72,7 +72,7 @@ TEST_CASE("another endpoint's invocations path is a 404", "[routes]") {
 TEST_CASE("an unknown path is a 404 listing the routes", "[routes]") {
   const std::string listing =
       "; routes are GET /ping, POST /invocations, POST /endpoints/churn/invocations, GET "
-      "/execution-parameters";
+      "/execution-parameters, GET /metrics";
   const proto::Error e = route_error(verb::get, "/health?verbose");
   CHECK(e.type == proto::ErrorType::not_found);
   CHECK(e.message == "no route for /health" + listing);
