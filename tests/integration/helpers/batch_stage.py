@@ -2,9 +2,11 @@
 it starts in a few milliseconds). Listens on SAGEMAKER_BIND_TO_PORT, keeps connections
 alive, answers GET /ping and POST /invocations. Its behaviour comes from the environment:
 
-  BATCH_STAGE_MODE=echo|sum   echo (default) answers the body as received; sum answers, for
+  BATCH_STAGE_MODE=echo|sum|first
+                              echo (default) answers the body as received; first answers
+                              its first line only; sum answers, for
                               each line, the sum of its CSV fields ("3.5"), or for a JSON
-                              line {"sum": 3.5} of its "values" list
+                              line {"sum": 3.5} of the list it is, or of its "values" list
   BATCH_STAGE_FAIL_ON=TEXT    answer 500 to a body containing TEXT
   BATCH_STAGE_TRANSIENT=N     answer 503 to the first N invocations
   BATCH_STAGE_JITTER_MS=N     sleep a random 0..N ms before answering
@@ -35,7 +37,8 @@ _count = 0
 
 def _sum_line(line: bytes, json_lines: bool) -> bytes:
     if json_lines:
-        values = json.loads(line)["values"]
+        value = json.loads(line)
+        values = value if isinstance(value, list) else value["values"]
         return json.dumps({"sum": sum(values)}).encode()
     return repr(float(sum(float(v) for v in line.split(b",")))).encode()
 
@@ -90,6 +93,9 @@ class Handler(BaseHTTPRequestHandler):
             lines = [line for line in body.split(b"\n") if line.strip()]
             out = b"\n".join(_sum_line(line.rstrip(b"\r"), json_lines) for line in lines)
             self._answer(200, out, "application/jsonlines" if json_lines else "text/csv")
+            return
+        if MODE == "first":
+            self._answer(200, body.split(b"\n")[0] + b"\n", content_type)
             return
         self._answer(200, body, content_type)
 
