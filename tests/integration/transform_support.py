@@ -6,7 +6,6 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
-import os
 import struct
 import subprocess
 import sys
@@ -132,9 +131,3 @@ def stage_log(path: Path) -> list[dict]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines()]
-
-
-def env_with(**extra: str) -> dict:
-    env = dict(os.environ)
-    env.update(extra)
-    return env
