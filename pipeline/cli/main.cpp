@@ -6,6 +6,7 @@
 
 #include "pipeline/cli/serve.h"
 #include "pipeline/cli/transform.h"
+#include "pipeline/common/log.h"
 #include "pipeline/spec/spec.h"
 
 namespace {
@@ -47,6 +48,16 @@ int main(int argc, char** argv) {
   auto* validate =
       app.add_subcommand("validate", "check a spec and print every error; starts nothing");
   validate->add_option("spec", spec_path, "pipeline spec (pipeline.yaml)")->required();
+
+  app.add_option("--log-format")
+      ->description(
+          "log lines: text (for people), json (one object per line) or auto (json unless stderr "
+          "is a terminal); default text")
+      ->envname("TANDEM_LOG_FORMAT")
+      ->check(CLI::IsMember({"text", "json", "auto"}))
+      ->each([](const std::string& f) { tandem::log::set_format(*tandem::log::parse_format(f)); });
+  // Also after the subcommand: `tandem serve spec --log-format json`.
+  for (auto* sub : app.get_subcommands([](CLI::App*) { return true; })) sub->fallthrough();
 
   CLI11_PARSE(app, argc, argv);
 

@@ -1,15 +1,19 @@
 #include "pipeline/common/log.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <mutex>
+#include <nlohmann/json.hpp>
 
 namespace tandem::log {
 namespace {
 
 std::atomic<Level> g_level{Level::info};
+std::atomic<Format> g_format{Format::text};
 std::mutex g_mutex;
 
 std::string_view level_name(Level level) {
@@ -26,6 +30,20 @@ std::string_view level_name(Level level) {
   return "INFO ";
 }
 
+std::string_view json_level(Level level) {
+  switch (level) {
+    case Level::debug:
+      return "debug";
+    case Level::info:
+      return "info";
+    case Level::warn:
+      return "warn";
+    case Level::error:
+      return "error";
+  }
+  return "info";
+}
+
 std::string timestamp() {
   const auto now = std::chrono::system_clock::now();
   const auto t = std::chrono::system_clock::to_time_t(now);
@@ -38,15 +56,94 @@ std::string timestamp() {
   return fmt::format("{}.{:03}Z", buf, ms);
 }
 
+// A stage name as the spec allows it (SageMaker's container hostname rule).
+bool is_stage_name(std::string_view s) {
+  if (s.empty() || s.size() > 63 || s.front() == '-' || s.back() == '-') return false;
+  for (const char c : s) {
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (!alnum && c != '-') return false;
+  }
+  return true;
+}
+
+// The stage a supervisor line is about: its output ("<stage> | <line>", the message becomes
+// the stage's line) or an event ("stage '<stage>' (container-N) ...").
+struct StageOfLine {
+  std::string_view stage;
+  std::string_view container;
+  std::string_view message;
+};
+
+std::optional<StageOfLine> stage_of(std::string_view message) {
+  if (const auto bar = message.find(" | "); bar != std::string_view::npos) {
+    const auto name = message.substr(0, bar);
+    if (is_stage_name(name)) return StageOfLine{name, {}, message.substr(bar + 3)};
+  }
+  constexpr std::string_view prefix = "stage '";
+  if (!message.starts_with(prefix)) return std::nullopt;
+  const auto quote = message.find("' (", prefix.size());
+  if (quote == std::string_view::npos) return std::nullopt;
+  const auto name = message.substr(prefix.size(), quote - prefix.size());
+  const auto close = message.find(')', quote + 3);
+  if (!is_stage_name(name) || close == std::string_view::npos) return std::nullopt;
+  return StageOfLine{name, message.substr(quote + 3, close - quote - 3), message};
+}
+
 }  // namespace
 
 void set_level(Level level) {
   g_level = level;
 }
 
-void write(Level level, std::string_view message) {
+void set_format(Format format) {
+  g_format = format;
+}
+
+Format format() {
+  return g_format.load();
+}
+
+std::optional<Format> parse_format(std::string_view name) {
+  if (name == "text") return Format::text;
+  if (name == "json") return Format::json;
+  if (name == "auto") return ::isatty(STDERR_FILENO) ? Format::text : Format::json;
+  return std::nullopt;
+}
+
+std::string format_line(Format format, std::string_view time, Level level, std::string_view message,
+                        std::initializer_list<Field> fields) {
+  if (format == Format::text) return fmt::format("{} {} {}", time, level_name(level), message);
+  nlohmann::ordered_json line;
+  line["time"] = time;
+  line["level"] = json_level(level);
+  if (const auto stage = stage_of(message)) {
+    line["msg"] = stage->message;
+    line["stage"] = stage->stage;
+    if (!stage->container.empty()) line["container"] = stage->container;
+  } else {
+    line["msg"] = message;
+  }
+  for (const auto& f : fields) {
+    auto& value = line[std::string(f.key)];
+    if (const auto* raw = std::get_if<RawJson>(&f.value)) {
+      value = nlohmann::ordered_json::parse(raw->text, nullptr, false);
+      if (value.is_discarded()) value = raw->text;
+    } else {
+      std::visit(
+          [&](const auto& v) {
+            if constexpr (!std::is_same_v<std::decay_t<decltype(v)>, RawJson>) value = v;
+          },
+          f.value);
+    }
+  }
+  // Stage output is arbitrary bytes: invalid UTF-8 becomes U+FFFD rather than an exception.
+  return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+void write(Level level, std::string_view message, std::initializer_list<Field> fields) {
   if (level < g_level.load()) return;
-  const auto line = fmt::format("{} {} {}\n", timestamp(), level_name(level), message);
+  auto line = format_line(g_format.load(), timestamp(), level, message, fields);
+  line += '\n';
   std::lock_guard lock(g_mutex);
   std::fwrite(line.data(), 1, line.size(), stderr);
   std::fflush(stderr);

@@ -1,18 +1,48 @@
-// The process-wide log: one line per event on stderr, with a timestamp and level. Stage
-// output is forwarded here prefixed with the stage name (see supervisor).
+// The process-wide log: one line per event on stderr. Two formats: text for people (a
+// timestamp, the level, the message) and JSON, one object per line, for log collectors
+// (CloudWatch, Loki, journald's JSON export, kubectl logs piped into jq). Stage output is
+// forwarded here prefixed with the stage name (see supervisor); in JSON that prefix becomes
+// the "stage" field. A line about one invocation carries its inference id: in the text of the
+// message and, in JSON, as "inference_id" with the other fields given to write().
 #pragma once
 
 #include <fmt/core.h>
 
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 
 namespace tandem::log {
 
 enum class Level { debug, info, warn, error };
+enum class Format { text, json };
 
 void set_level(Level level);
-void write(Level level, std::string_view message);
+void set_format(Format format);
+Format format();
+
+// "text", "json", or "auto" (json unless stderr is a terminal); nullopt for anything else.
+std::optional<Format> parse_format(std::string_view name);
+
+// JSON text to embed as it is (an object or array built by the caller).
+struct RawJson {
+  std::string text;
+};
+
+// A structured value of a JSON line (the text format leaves fields out: its message says it).
+struct Field {
+  std::string_view key;
+  std::variant<std::string, std::int64_t, double, RawJson> value;
+};
+
+void write(Level level, std::string_view message, std::initializer_list<Field> fields = {});
+
+// One line in `format`, without the trailing newline; `time` is ISO 8601 UTC. Pure: for tests.
+std::string format_line(Format format, std::string_view time, Level level, std::string_view message,
+                        std::initializer_list<Field> fields = {});
 
 template <typename... Args>
 void info(fmt::format_string<Args...> f, Args&&... args) {

@@ -25,12 +25,14 @@ constexpr auto idle_timeout = std::chrono::seconds(60);
 constexpr auto write_timeout = std::chrono::seconds(60);
 constexpr std::size_t header_limit = 16 * 1024;
 
+double ms(std::chrono::microseconds us) {
+  return static_cast<double>(us.count()) / 1000.0;
+}
+
 std::string describe_timings(const chain::InvocationResult& result) {
   std::string out;
-  for (const auto& t : result.timings) {
-    out += fmt::format(" {}={:.3f}ms({})", t.stage,
-                       static_cast<double>(t.duration.count()) / 1000.0, t.status);
-  }
+  for (const auto& t : result.timings)
+    out += fmt::format(" {}={:.3f}ms({})", t.stage, ms(t.duration), t.status);
   return out;
 }
 
@@ -46,6 +48,30 @@ asio::awaitable<void> discard_input(beast::tcp_stream& stream) {
     if (ec) break;
     total += n;
   }
+}
+
+// One line per invocation; in JSON its fields are also separate keys.
+void log_invocation(const std::string& inference_id, const std::string& request_id, int status,
+                    const chain::InvocationResult& result) {
+  const auto error =
+      result.error ? std::optional(proto::excerpt(result.error->message, 300)) : std::nullopt;
+  auto message = fmt::format("invocation id={} status={} total={:.3f}ms{}{}", inference_id, status,
+                             ms(result.total), describe_timings(result),
+                             error ? " error=\"" + *error + "\"" : "");
+  if (log::format() == log::Format::text) {
+    log::write(log::Level::info, message);
+    return;
+  }
+  auto stages = nlohmann::json::array();
+  for (const auto& t : result.timings)
+    stages.push_back({{"stage", t.stage}, {"ms", ms(t.duration)}, {"status", t.status}});
+  log::write(log::Level::info, message,
+             {{"inference_id", inference_id},
+              {"request_id", request_id},
+              {"status", std::int64_t{status}},
+              {"total_ms", ms(result.total)},
+              {"stages", log::RawJson{stages.dump()}},
+              error ? log::Field{"error", *error} : log::Field{"error", log::RawJson{"null"}}});
 }
 
 }  // namespace
@@ -244,9 +270,7 @@ asio::awaitable<Response> FrontServer::invoke(Request& request, const std::strin
   auto result = co_await chain_.invoke(std::move(*invocation));
   const int status = result.error ? proto::to_http_status(result.error->type) : 200;
   metrics_.record_invocation(status, result, result.error ? &*result.error : nullptr);
-  log::info("invocation id={} status={} total={:.3f}ms{}{}", inference_id, status,
-            static_cast<double>(result.total.count()) / 1000.0, describe_timings(result),
-            result.error ? " error=\"" + proto::excerpt(result.error->message, 300) + "\"" : "");
+  log_invocation(inference_id, request_id, status, result);
   if (result.error) {
     auto res = error_response(*result.error, request_id, version);
     res.set(proto::header::server_timing, server_timing(result));
