@@ -1,11 +1,12 @@
 # The two entry points: `make demo` and `make test`. Both install what is missing first.
 BUILD_TEST    := build/asan
 BUILD_RELEASE := build/release
+BUILD_TSAN    ?= build/tsan
 JOBS          ?= 2
 DEMO_SPEC     ?= examples/breast-cancer/pipeline.yaml
 DEMO_PORT     ?= 8080
 
-.PHONY: all setup release build-test demo test clean format
+.PHONY: all setup release build-test demo test tsan bench-shm clean format
 
 all: release
 
@@ -32,6 +33,14 @@ demo: release
 
 test: build-test
 	ctest --test-dir $(BUILD_TEST) --output-on-failure -j$(JOBS)
+
+# The shared-memory ring, transport and SDK server under ThreadSanitizer (docs/shm.md).
+tsan: setup
+	cmake -S . -B $(BUILD_TSAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTANDEM_TSAN=ON
+	cmake --build $(BUILD_TSAN) -j$(JOBS) --target unit_proto unit_chain unit_sdk
+	$(BUILD_TSAN)/bin/unit_proto '[shm]'
+	$(BUILD_TSAN)/bin/unit_chain '[shm]'
+	$(BUILD_TSAN)/bin/unit_sdk '[shm]'
 
 format:
 	git ls-files '*.cpp' '*.h' | xargs clang-format -i

@@ -1,6 +1,6 @@
-// How the executor talks to one stage. HTTP on loopback today; shared memory later. A
-// transport is owned by the executor, one per stage, and is used from the executor's
-// event loop only.
+// How the executor talks to one stage: HTTP on loopback (http_transport.h) or shared memory
+// (shm_transport.h), chosen per stage by the spec's `transport`. A transport is owned by the
+// executor, one per stage, and is used from the executor's event loop only.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -9,6 +9,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "tandem/proto/shm_segment.h"
 
 namespace tandem::chain {
 
@@ -35,7 +38,9 @@ struct StageResponse {
 
 // Why a stage gave no response.
 struct TransportFailure {
-  enum class Kind { timeout, connect, closed, too_large, protocol };
+  // too_large: the stage's response is over stage_payload_mb; request_too_large: the request
+  // does not fit what the transport can carry (the message says what).
+  enum class Kind { timeout, connect, closed, too_large, request_too_large, protocol };
   Kind kind = Kind::protocol;
   std::string message;  // e.g. "connection reset before a response (did the stage crash?)"
 };
@@ -45,9 +50,18 @@ struct StageOutcome {
   TransportFailure failure;               // meaningful when it did not
 };
 
+// What a stage process must inherit to be reached by its transport: descriptors (closed in
+// tandem once the stage is started) and the environment variables that name them.
+struct StageChannel {
+  std::vector<proto::shm::UniqueFd> fds;
+  std::vector<std::pair<std::string, std::string>> env;
+};
+
 class StageTransport {
  public:
   virtual ~StageTransport() = default;
+  // Called before each launch of the stage. HTTP needs nothing (the port is the channel).
+  virtual StageChannel prepare_launch() { return {}; }
   virtual boost::asio::awaitable<StageOutcome> call(StageRequest request) = 0;
   // The stage was restarted (possibly on another port): drop pooled connections.
   virtual void reset(std::uint16_t port) = 0;

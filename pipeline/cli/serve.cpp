@@ -10,7 +10,7 @@
 #include <cstdlib>
 
 #include "pipeline/chain/executor.h"
-#include "pipeline/chain/http_transport.h"
+#include "pipeline/chain/transport_factory.h"
 #include "pipeline/common/http_client.h"
 #include "pipeline/common/log.h"
 #include "pipeline/server/front_server.h"
@@ -64,10 +64,33 @@ struct App {
   const ServeOptions& options;
   supervisor::Supervisor supervisor{io.get_executor(), spec};
   SupervisorHealth health{supervisor};
+  // One per stage, built before the stages start (a shm stage inherits its channel at each
+  // launch); the executor takes them over once every stage is up.
+  std::vector<std::unique_ptr<chain::StageTransport>> transports = make_transports();
+  std::vector<chain::StageTransport*> transport_of = views(transports);
   std::unique_ptr<chain::ChainExecutor> chain;
   std::unique_ptr<server::FrontServer> front;
   bool stop_requested = false;
   int exit_code = 0;
+
+  std::vector<std::unique_ptr<chain::StageTransport>> make_transports() {
+    std::vector<std::unique_ptr<chain::StageTransport>> made;
+    for (std::size_t i = 0; i < spec.stages.size(); ++i)
+      made.push_back(chain::make_stage_transport(io.get_executor(), spec, i));
+    supervisor.on_launch([this](std::size_t stage, supervisor::LaunchSpec& launch) {
+      auto channel = transport_of[stage]->prepare_launch();
+      for (auto& [name, value] : channel.env) launch.env[name] = value;
+      for (auto& fd : channel.fds) launch.inherit.push_back(std::move(fd));
+    });
+    return made;
+  }
+
+  static std::vector<chain::StageTransport*> views(
+      const std::vector<std::unique_ptr<chain::StageTransport>>& owned) {
+    std::vector<chain::StageTransport*> out;
+    for (const auto& t : owned) out.push_back(t.get());
+    return out;
+  }
 
   asio::awaitable<void> run() {
     log::info("starting endpoint '{}': {} stage(s)", spec.name, spec.stages.size());
@@ -105,14 +128,7 @@ struct App {
   }
 
   void build_chain() {
-    std::vector<std::unique_ptr<chain::StageTransport>> transports;
-    for (std::size_t i = 0; i < spec.stages.size(); ++i) {
-      chain::HttpStageTransport::Options o;
-      o.port = supervisor.port(i);
-      o.response_body_limit = spec.server.stage_payload_bytes;
-      o.max_idle_connections = spec.stages[i].max_inflight;
-      transports.push_back(std::make_unique<chain::HttpStageTransport>(io.get_executor(), o));
-    }
+    for (std::size_t i = 0; i < spec.stages.size(); ++i) transports[i]->reset(supervisor.port(i));
     chain = std::make_unique<chain::ChainExecutor>(io.get_executor(), spec, std::move(transports),
                                                    health);
     supervisor.on_restarted(

@@ -100,10 +100,6 @@ void read_transport(Context& ctx, const Value& value, Transport& transport) {
   const auto choice = read_choice(ctx, value, kTransports);
   if (!choice) return;
   transport = *choice == 0 ? Transport::http : Transport::shm;
-  if (transport == Transport::shm) {
-    ctx.error(value.mark, value.path,
-              "transport 'shm' is not available in this build yet; use http");
-  }
 }
 
 template <typename T>

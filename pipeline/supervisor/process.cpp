@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
@@ -51,8 +52,11 @@ struct ExecImage {
   std::vector<char*> envp;
   const char* mount_source = nullptr;
   std::string uid_map, gid_map;  // for an unprivileged user namespace: ourselves as root
+  std::vector<int> inherit;      // descriptors the stage keeps (LaunchSpec::inherit)
+  std::vector<int> keep;         // those and the launch report pipe, sorted
 
   explicit ExecImage(const LaunchSpec& spec) {
+    for (const auto& fd : spec.inherit) inherit.push_back(fd.get());
     if (spec.model_mount_source) {
       mount_source = spec.model_mount_source->c_str();
       uid_map = "0 " + std::to_string(getuid()) + " 1";
@@ -76,9 +80,14 @@ struct ExecImage {
   }
 };
 
-void close_all_except(int keep) {
-  if (keep > 3) close_range(3, static_cast<unsigned>(keep) - 1, 0);
-  close_range(static_cast<unsigned>(keep) + 1, ~0U, 0);
+// `keep` is sorted and holds no standard stream.
+void close_all_except(const std::vector<int>& keep) {
+  unsigned next = 3;
+  for (const int fd : keep) {
+    if (static_cast<unsigned>(fd) > next) close_range(next, static_cast<unsigned>(fd) - 1, 0);
+    next = static_cast<unsigned>(fd) + 1;
+  }
+  close_range(next, ~0U, 0);
 }
 
 // Messages on the launch pipe, written by the child side (async-signal-safe writes only).
@@ -131,6 +140,8 @@ int mount_model_dir(const ExecImage& image) {
 
 [[noreturn]] void exec_stage(const ExecImage& image, const char* working_dir, int output_fd,
                              int error_fd, pid_t parent) {
+  // The channel descriptors the stage inherits: close-on-exec off, for them alone.
+  for (const int fd : image.inherit) fcntl(fd, F_SETFD, 0);
   // The stage dies with its shim, so it dies with tandem too.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != parent) _exit(127);
@@ -153,7 +164,7 @@ int mount_model_dir(const ExecImage& image) {
   } else {
     // Nothing of tandem's (listening sockets, other stages' pipes) leaks into the stage; the
     // report pipe is close-on-exec and tells of a failed exec.
-    close_all_except(error_fd);
+    close_all_except(image.keep);
     execvpe(image.argv[0], image.argv.data(), image.envp.data());
     step = step_exec;
   }
@@ -286,6 +297,9 @@ std::unique_ptr<ChildProcess> ChildProcess::launch(asio::any_io_executor executo
     close(out[1]);
     throw std::runtime_error("pipe: " + std::string(strerror(errno)));
   }
+  image.keep = image.inherit;
+  image.keep.push_back(reports[1]);
+  std::sort(image.keep.begin(), image.keep.end());
   const pid_t tandem = getpid();
   const pid_t shim = fork();
   if (shim == 0) run_shim(image, spec.working_dir.c_str(), out[1], reports[1], tandem);

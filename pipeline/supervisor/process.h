@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "tandem/proto/shm_segment.h"
+
 namespace tandem::supervisor {
 
 struct LaunchSpec {
@@ -25,6 +27,9 @@ struct LaunchSpec {
   // When set, the stage runs in its own mount namespace with this folder bind-mounted at
   // model_mount_point (root, or an unprivileged user namespace where the kernel allows).
   std::optional<std::string> model_mount_source;
+  // Descriptors the stage inherits under the same numbers (a shared-memory channel); every
+  // other descriptor of tandem is closed in the stage. Closed in tandem with the LaunchSpec.
+  std::vector<proto::shm::UniqueFd> inherit;
 };
 
 inline constexpr const char* model_mount_point = "/opt/ml/model";

@@ -92,6 +92,7 @@ void Supervisor::launch(Stage& stage) {
     launch.model_mount_source = *stage.spec.model_dir;
     launch.env["SM_MODEL_DIR"] = model_mount_point;
   }
+  if (on_launch_) on_launch_(stage.index, launch);
   auto process = std::shared_ptr<ChildProcess>(ChildProcess::launch(executor_, launch));
   stage.process = process;
   stage.output_done = false;

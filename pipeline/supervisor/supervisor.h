@@ -52,6 +52,9 @@ class Supervisor {
   };
   // Called when a stage has been restarted and is healthy again on `port`.
   using RestartedCallback = std::function<void(std::size_t stage, std::uint16_t port)>;
+  // Called before each launch of a stage, at start and at every restart, to add what the
+  // stage must inherit (a shared-memory channel). May throw: the launch then fails with it.
+  using LaunchHook = std::function<void(std::size_t stage, LaunchSpec& launch)>;
 
   Supervisor(boost::asio::any_io_executor executor, const spec::PipelineSpec& spec);
   Supervisor(boost::asio::any_io_executor executor, const spec::PipelineSpec& spec,
@@ -71,6 +74,7 @@ class Supervisor {
   std::uint16_t port(std::size_t i) const;
   std::vector<StageStatus> status() const;
   void on_restarted(RestartedCallback callback) { on_restarted_ = std::move(callback); }
+  void on_launch(LaunchHook hook) { on_launch_ = std::move(hook); }
 
  private:
   struct Stage;
@@ -90,6 +94,7 @@ class Supervisor {
   PortAllocator ports_;
   std::vector<std::unique_ptr<Stage>> stages_;
   RestartedCallback on_restarted_;
+  LaunchHook on_launch_;
   bool running_ = false;  // start-up finished: exits are restarted, not fatal
   bool stopping_ = false;
 };

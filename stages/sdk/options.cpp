@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "stages/sdk/stage.h"
+#include "tandem/proto/shm_ring.h"
 
 namespace tandem::stage {
 
@@ -47,6 +48,29 @@ class Errors {
   std::string messages_;
 };
 
+void read_shm_channel(Options& options, Errors& errors) {
+  using namespace proto::shm;
+  const char* names[] = {env_segment_fd, env_submit_fd, env_complete_fd};
+  int fds[3] = {-1, -1, -1};
+  int given = 0;
+  for (int i = 0; i < 3; ++i) {
+    const auto text = variable(names[i]);
+    if (!text) continue;
+    ++given;
+    if (const auto fd = parse_number(*text, 3, 1 << 20)) {
+      fds[i] = static_cast<int>(*fd);
+    } else {
+      errors.add(names[i], "a descriptor number of at least 3", *text);
+    }
+  }
+  if (given != 0 && given != 3) {
+    errors.add(env_segment_fd, fmt::format("{}, {} and {} together", names[0], names[1], names[2]),
+               fmt::format("{} of them", given));
+  } else if (given == 3 && fds[0] >= 0 && fds[1] >= 0 && fds[2] >= 0) {
+    options.shm = ShmChannel{fds[0], fds[1], fds[2]};
+  }
+}
+
 }  // namespace
 
 Options from_environment() {
@@ -75,6 +99,7 @@ Options from_environment() {
       errors.add("TANDEM_STAGE_THREADS", "a number of threads 1-1024", *text);
     }
   }
+  read_shm_channel(options, errors);
   errors.throw_if_any();
   return options;
 }

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -26,6 +27,7 @@
 #include <vector>
 
 #include "stages/sdk/connection.h"
+#include "stages/sdk/shm_server.h"
 #include "stages/sdk/stage.h"
 
 namespace tandem::stage {
@@ -60,11 +62,14 @@ class Server::Impl {
       : handler_(std::move(handler)),
         options_(std::move(options)),
         acceptor_(listen_on(io_, options_.host, options_.port)),
-        port_(acceptor_.local_endpoint().port()) {}
+        port_(acceptor_.local_endpoint().port()) {
+    if (options_.shm) shm_.emplace(*options_.shm, handler_);
+  }
 
   ~Impl() {
     io_.stop();
     for (auto& worker : workers_) worker.join();
+    shm_.reset();
   }
 
   std::uint16_t port() const { return port_; }
@@ -83,6 +88,7 @@ class Server::Impl {
     fmt::print(stderr, "stage listening on {}:{}\n", options_.host, port_);
     if (options_.on_listening) options_.on_listening(port_);
     asio::co_spawn(control_, accept_loop(), asio::detached);
+    if (shm_) start_shm();
     const unsigned threads = std::max(1u, options_.threads);
     running_ = threads;
     for (unsigned i = 0; i < threads; ++i) workers_.emplace_back([this] { work(); });
@@ -191,7 +197,21 @@ class Server::Impl {
 
   // On the control strand. Idle connections are cancelled on their own strands; busy ones
   // see `stopping_` after their response and close.
+  // Shared-memory requests run on the server's threads like connections do; the work guard
+  // keeps those threads serving until the channel stops (on drain).
+  void start_shm() {
+    shm_work_.emplace(io_.get_executor());
+    fmt::print(stderr, "stage serving shared memory ({} slots)\n", shm_->slot_count());
+    shm_->start(
+        [this](std::function<void()> serve_slot) { asio::post(io_, std::move(serve_slot)); });
+  }
+
   void begin_drain() {
+    if (shm_) {
+      shm_->stop();
+      // Every slot claimed was posted before stop() returned: those still run.
+      shm_work_.reset();
+    }
     boost::system::error_code ignored;
     acceptor_.close(ignored);
     if (signals_) signals_->clear(ignored);  // A second signal now ends the process.
@@ -223,6 +243,8 @@ class Server::Impl {
   tcp::acceptor acceptor_;
   std::uint16_t port_;
   std::optional<asio::signal_set> signals_;
+  std::optional<ShmServer> shm_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> shm_work_;
 
   std::mutex connections_mutex_;
   std::set<std::shared_ptr<Connection>> connections_;

@@ -1,6 +1,8 @@
 // The C++ stage SDK: turns a function from Request to Response into a process that speaks
 // SageMaker's container contract (GET /ping and POST /invocations over HTTP/1.1 on
-// SAGEMAKER_BIND_TO_PORT), so a pipeline stage is a few lines of code:
+// SAGEMAKER_BIND_TO_PORT), so a pipeline stage is a few lines of code. Started by tandem for a
+// stage with `transport: shm`, it also serves the shared-memory channel it inherits (see
+// docs/shm.md) with the same handler; /ping and /invocations stay on HTTP.
 //
 //   int main() {
 //     return tandem::stage::serve([](const tandem::stage::Request& request) {
@@ -56,6 +58,14 @@ class HttpError : public std::runtime_error {
   int status_;
 };
 
+// The descriptors of a shared-memory channel inherited from tandem (TANDEM_SHM_FD,
+// TANDEM_SHM_SUBMIT_FD, TANDEM_SHM_COMPLETE_FD).
+struct ShmChannel {
+  int segment = -1;
+  int submit = -1;
+  int complete = -1;
+};
+
 struct Options {
   // Loopback by default: stages are reached by the orchestrator on the same host.
   std::string host = "127.0.0.1";
@@ -79,12 +89,15 @@ struct Options {
   // (or throwing) answers `unhealthy_status`.
   std::function<bool()> ping;
   int unhealthy_status = 503;
+  // Serve this shared-memory channel too (from_environment() sets it when tandem passed one).
+  std::optional<ShmChannel> shm;
   // Called by Server::run() once the server accepts connections, with the bound port.
   std::function<void(std::uint16_t port)> on_listening;
 };
 
 // Options from the environment: SAGEMAKER_BIND_TO_PORT (default 8080), TANDEM_STAGE_HOST
-// (default 127.0.0.1; e.g. 0.0.0.0), TANDEM_STAGE_THREADS (default 16). Throws
+// (default 127.0.0.1; e.g. 0.0.0.0), TANDEM_STAGE_THREADS (default 16), the TANDEM_SHM_*
+// descriptors (all three or none). Throws
 // std::invalid_argument naming every variable that has an invalid value.
 Options from_environment();
 

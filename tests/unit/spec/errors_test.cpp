@@ -98,10 +98,10 @@ TEST_CASE("enum values list the choices", "[errors]") {
         Lines{"pipeline.yaml:2:7: mode: expected one of serial, direct, got a list"});
 }
 
-TEST_CASE("the shm transport is not available yet", "[errors]") {
-  CHECK(errors_of(with_stage("    transport: shm\n")) ==
-        Lines{"pipeline.yaml:4:16: stages[0].transport: transport 'shm' is not available in this "
-              "build yet; use http"});
+TEST_CASE("transport is http or shm", "[errors]") {
+  const auto spec =
+      load_spec_text(with_stage("    transport: shm\n"), "pipeline.yaml", "/srv/app", no_env);
+  CHECK(spec.stages.at(0).transport == Transport::shm);
   CHECK(errors_of(with_stage("    transport: grpc\n")) ==
         Lines{"pipeline.yaml:4:16: stages[0].transport: expected one of http, shm, got \"grpc\""});
 }
@@ -359,7 +359,7 @@ stages:
   - name: featurize
     command: python3 featurizer.py
     timeout_s: fast
-    transport: shm
+    transport: shared
   - command: [x]
     max_inflight: many
 )";
@@ -375,8 +375,7 @@ stages:
             "[python3, featurizer.py]",
             "pipeline.yaml:9:16: stages[0].timeout_s: expected a positive number of seconds, got "
             "\"fast\"",
-            "pipeline.yaml:10:16: stages[0].transport: transport 'shm' is not available in this "
-            "build yet; use http",
+            "pipeline.yaml:10:16: stages[0].transport: expected one of http, shm, got \"shared\"",
             "pipeline.yaml:11:5: stages: either every stage has a name or none does; stages[1] "
             "(container-2) has no name",
             "pipeline.yaml:12:19: stages[1].max_inflight: expected an integer, got \"many\"",

@@ -1,0 +1,199 @@
+// The shared-memory ring between tandem and one stage (`transport: shm`), version 1. This
+// header and docs/shm.md are the whole contract: a stage in another language implements it
+// from them. Everything is little-endian, in one memfd segment the stage inherits.
+//
+//   offset 0                 ControlBlock (control_size bytes)
+//   slots_offset + i*stride  slot i: SlotHeader at +0, request bytes at +request_offset,
+//                            response bytes at +response_offset
+//
+// Slot i belongs to one side at a time, as its `state` word says:
+//
+//   free ──tandem writes request──▶ submitted ──stage claims──▶ taken
+//     ▲                                                           │
+//     └────tandem reads response──── completed ◀──stage writes────┘
+//
+// A side writes the slot's fields, then stores `state` with release ordering; the other
+// side loads `state` with acquire ordering before reading them. Wake-ups travel outside the
+// segment (docs/shm.md): an eventfd from tandem to the stage, a pipe back.
+//
+// Ring is a view over mapped memory: it owns nothing and does no IO, so it is tested on
+// ordinary heap memory. Nothing read from the segment is trusted: lengths are checked
+// against the capacities tandem chose, because the other process may be buggy.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace tandem::proto::shm {
+
+inline constexpr std::uint64_t magic = 0x314D48534D444E54ull;  // the bytes "TNDMSHM1"
+inline constexpr std::uint32_t version = 1;
+
+inline constexpr std::size_t control_size = 4096;
+inline constexpr std::size_t page = 4096;
+// Bytes a slot holds for Content-Type, Accept and custom attributes (the runtime API's
+// limit for the last), and for the inference id (the API allows 64).
+inline constexpr std::uint32_t text_capacity = 1024;
+inline constexpr std::uint32_t id_capacity = 256;
+
+// Environment variables that hand a stage its channel: descriptor numbers, inherited.
+inline constexpr const char* env_segment_fd = "TANDEM_SHM_FD";
+inline constexpr const char* env_submit_fd = "TANDEM_SHM_SUBMIT_FD";
+inline constexpr const char* env_complete_fd = "TANDEM_SHM_COMPLETE_FD";
+
+enum class SlotState : std::uint32_t { free = 0, submitted = 1, taken = 2, completed = 3 };
+
+// Bits of SlotHeader::request_flags and response_flags: which optional fields are present.
+inline constexpr std::uint32_t flag_content_type = 1u << 0;
+inline constexpr std::uint32_t flag_accept = 1u << 1;  // request only
+inline constexpr std::uint32_t flag_custom_attributes = 1u << 2;
+// Response only: the stage's body did not fit; response_length holds its size, no bytes.
+inline constexpr std::uint32_t flag_response_too_large = 1u << 3;
+
+struct Text {
+  std::uint32_t length;
+  char bytes[text_capacity];
+};
+
+struct IdText {
+  std::uint32_t length;
+  char bytes[id_capacity];
+};
+
+// Written once by tandem before the stage starts; read-only afterwards, except stage_pid.
+struct ControlBlock {
+  std::uint64_t magic;              // 0: shm::magic
+  std::uint32_t version;            // 8: shm::version
+  std::uint32_t slot_count;         // 12: the stage's max_inflight
+  std::uint64_t request_capacity;   // 16: bytes of a slot's request area
+  std::uint64_t response_capacity;  // 24: bytes of a slot's response area
+  std::uint64_t slots_offset;       // 32: where slot 0 starts
+  std::uint64_t slot_stride;        // 40: bytes from one slot to the next
+  std::uint64_t request_offset;     // 48: the request area, from its slot's start
+  std::uint64_t response_offset;    // 56: the response area, from its slot's start
+  std::uint64_t segment_size;       // 64: bytes of the whole segment
+  std::uint32_t stage_pid;          // 72: set by the stage once it serves the ring (0 before)
+  std::uint32_t reserved;           // 76
+};
+
+struct SlotHeader {
+  std::uint32_t state;              // 0: SlotState, accessed atomically
+  std::uint32_t request_flags;      // 4
+  std::uint64_t sequence;           // 8: set by tandem per request, echoed in response_sequence
+  std::uint64_t request_length;     // 16
+  Text content_type;                // 24
+  Text accept;                      // 1052
+  Text custom_attributes;           // 2080
+  IdText inference_id;              // 3108: always present, may be empty
+  std::uint32_t status;             // 3368: the stage's HTTP-style status, 200-599
+  std::uint32_t response_flags;     // 3372
+  std::uint64_t response_sequence;  // 3376
+  std::uint64_t response_length;    // 3384
+  Text response_content_type;       // 3392
+  Text response_custom_attributes;  // 4420
+};
+
+// What tandem asks for a segment.
+struct Geometry {
+  std::uint32_t slot_count = 8;
+  std::uint64_t request_capacity = 6ull * 1024 * 1024;
+  std::uint64_t response_capacity = 6ull * 1024 * 1024;
+};
+
+// Where everything lands for a Geometry.
+struct Layout {
+  std::uint64_t slot_stride = 0;
+  std::uint64_t request_offset = 0;
+  std::uint64_t response_offset = 0;
+  std::uint64_t segment_size = 0;
+};
+Layout layout_of(const Geometry& geometry);
+
+// A request as written into a slot (views into the caller's memory).
+struct RequestView {
+  std::string_view body;
+  std::optional<std::string_view> content_type;
+  std::optional<std::string_view> accept;
+  std::optional<std::string_view> custom_attributes;
+  std::string_view inference_id;
+};
+
+struct ResponseView {
+  int status = 200;
+  std::string_view body;
+  std::optional<std::string_view> content_type;
+  std::optional<std::string_view> custom_attributes;
+};
+
+// A request or response copied out of a slot.
+struct Request {
+  std::uint64_t sequence = 0;
+  std::string body;
+  std::optional<std::string> content_type;
+  std::optional<std::string> accept;
+  std::optional<std::string> custom_attributes;
+  std::string inference_id;
+};
+
+struct Response {
+  int status = 0;
+  std::string body;
+  std::optional<std::string> content_type;
+  std::optional<std::string> custom_attributes;
+};
+
+// What tandem finds in a completed slot.
+struct Completion {
+  enum class Kind { response, too_large, malformed };
+  Kind kind = Kind::malformed;
+  Response response;                // Kind::response
+  std::uint64_t response_size = 0;  // Kind::too_large: what the stage wanted to send
+  std::string error;                // Kind::malformed: what is wrong
+};
+
+class Ring {
+ public:
+  // Lays out a fresh segment in `memory` (`size` bytes, at least layout_of(geometry)'s
+  // segment_size, page-aligned, zero-filled): control block written, every slot free.
+  static Ring initialize(void* memory, std::size_t size, const Geometry& geometry);
+  // Checks a segment someone else initialized: magic, version, and that every offset and
+  // capacity fits `size`. Throws std::runtime_error saying what does not match.
+  static Ring attach(void* memory, std::size_t size);
+
+  std::uint32_t slot_count() const { return control().slot_count; }
+  std::uint64_t request_capacity() const { return control().request_capacity; }
+  std::uint64_t response_capacity() const { return control().response_capacity; }
+  SlotState state(std::uint32_t slot) const;
+  ControlBlock& control() const { return *static_cast<ControlBlock*>(memory_); }
+  SlotHeader& header(std::uint32_t slot) const;
+
+  // tandem: writes `request` into `slot`, which tandem knows to be free, and publishes it.
+  // Returns why it does not fit instead (nothing is written then): never truncates.
+  std::optional<std::string> submit(std::uint32_t slot, std::uint64_t sequence,
+                                    const RequestView& request);
+  // tandem: nullopt while `slot` is not completed; otherwise reads the answer to request
+  // `sequence` and frees the slot.
+  std::optional<Completion> collect(std::uint32_t slot, std::uint64_t sequence);
+
+  // Stage: claims a submitted slot (submitted -> taken); false when it is not submitted.
+  bool take(std::uint32_t slot);
+  // Stage: copies out the request of a slot it took. Throws std::runtime_error if the
+  // request's lengths do not fit the slot (a broken orchestrator).
+  Request read_request(std::uint32_t slot) const;
+  // Stage: writes the answer to a slot it took and publishes it. A body over
+  // response_capacity is reported as too large (tandem answers the client an error); a
+  // header value over text_capacity becomes a 500 saying so.
+  void complete(std::uint32_t slot, const ResponseView& response);
+
+ private:
+  explicit Ring(void* memory) : memory_(memory) {}
+  char* slot_base(std::uint32_t slot) const;
+  void publish(std::uint32_t slot, SlotState state);
+
+  void* memory_;
+};
+
+}  // namespace tandem::proto::shm

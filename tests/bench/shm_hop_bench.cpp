@@ -1,0 +1,198 @@
+// One shared-memory hop in isolation (Google Benchmark), between this process and a forked
+// stage process:
+//   BM_TransportHop   ShmStageTransport::call on an Asio loop to a stage SDK server (the
+//                     real path of `transport: shm`, without the front server and HTTP);
+//   BM_EventfdPipe    the raw ring with tandem's wake-ups: eventfd there, pipe back;
+//   BM_FutexSpin      the raw ring with the alternative: spin briefly, then futex-wait, on
+//                     a word in the segment.
+// The last two are what docs/shm.md's choice of wake-up rests on.
+#include <benchmark/benchmark.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <string>
+
+#include "pipeline/chain/shm_transport.h"
+#include "stages/sdk/stage.h"
+#include "tandem/proto/shm_segment.h"
+
+namespace {
+
+namespace asio = boost::asio;
+namespace shm = tandem::proto::shm;
+using namespace std::chrono_literals;
+
+int env_fd(const tandem::chain::StageChannel& channel, const char* name) {
+  for (const auto& [key, value] : channel.env)
+    if (key == name) return std::stoi(value);
+  return -1;
+}
+
+void BM_TransportHop(benchmark::State& state) {
+  const std::string body(static_cast<std::size_t>(state.range(0)), 'x');
+  asio::io_context io(1);
+  tandem::chain::ShmStageTransport transport(
+      io.get_executor(),
+      {{.slot_count = 4, .request_capacity = 1 << 20, .response_capacity = 1 << 20}});
+  auto channel = transport.prepare_launch();
+  const pid_t stage = fork();
+  if (stage == 0) {
+    tandem::stage::Options options;
+    options.port = 0;
+    options.threads = 1;
+    options.shm = tandem::stage::ShmChannel{env_fd(channel, shm::env_segment_fd),
+                                            env_fd(channel, shm::env_submit_fd),
+                                            env_fd(channel, shm::env_complete_fd)};
+    for (auto& fd : channel.fds) fd.release();
+    const int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 2);
+    _exit(tandem::stage::serve(
+        [](const tandem::stage::Request& r) { return tandem::stage::Response{.body = r.body}; },
+        options));
+  }
+  channel.fds.clear();
+  bool ok = true;
+  auto one_call = [&]() {
+    bool done = false;
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          auto outcome = co_await transport.call({body,
+                                                  {"application/octet-stream", {}, {}, "bench"},
+                                                  std::chrono::steady_clock::now() + 10s});
+          ok = ok && outcome.response && outcome.response->body.size() == body.size();
+          done = true;
+        },
+        asio::detached);
+    while (!done) io.run_one();
+  };
+  for (int warm = 0; warm < 100; ++warm) one_call();  // the stage is attached once it answers
+  for (auto _ : state) one_call();
+  if (!ok) state.SkipWithError("a call failed");
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * state.range(0) * 2);
+  kill(stage, SIGKILL);
+  waitpid(stage, nullptr, 0);
+}
+
+// The raw ring in a shared anonymous mapping, a child process answering every slot-0 request
+// with its own body.
+struct RawRing {
+  explicit RawRing(std::size_t size)
+      : layout(
+            shm::layout_of({.slot_count = 1, .request_capacity = size, .response_capacity = size})),
+        memory(mmap(nullptr, layout.segment_size, PROT_READ | PROT_WRITE,
+                    MAP_SHARED | MAP_ANONYMOUS, -1, 0)),
+        ring(shm::Ring::initialize(
+            memory, layout.segment_size,
+            {.slot_count = 1, .request_capacity = size, .response_capacity = size})) {}
+  ~RawRing() { munmap(memory, layout.segment_size); }
+  void answer() {
+    ring.take(0);
+    const auto request = ring.read_request(0);
+    ring.complete(0, shm::ResponseView{.status = 200, .body = request.body});
+  }
+  shm::Layout layout;
+  void* memory;
+  shm::Ring ring;
+};
+
+void BM_EventfdPipe(benchmark::State& state) {
+  const std::string body(static_cast<std::size_t>(state.range(0)), 'x');
+  RawRing raw(body.size());
+  const int submit = eventfd(0, 0);
+  int back[2];
+  if (pipe(back) != 0) return state.SkipWithError("pipe");
+  const pid_t stage = fork();
+  if (stage == 0) {
+    for (;;) {
+      std::uint64_t n;
+      if (read(submit, &n, sizeof n) != sizeof n) _exit(0);
+      raw.answer();
+      const char byte = 1;
+      if (write(back[1], &byte, 1) != 1) _exit(0);
+    }
+  }
+  std::uint64_t sequence = 0;
+  for (auto _ : state) {
+    raw.ring.submit(0, ++sequence, {.body = body});
+    const std::uint64_t one = 1;
+    benchmark::DoNotOptimize(write(submit, &one, sizeof one));
+    std::optional<shm::Completion> done;
+    while (!(done = raw.ring.collect(0, sequence))) {
+      pollfd p{back[0], POLLIN, 0};
+      poll(&p, 1, -1);  // tandem's loop waits like this (epoll) before reading the pipe
+      char drain[16];
+      benchmark::DoNotOptimize(read(back[0], drain, sizeof drain));
+    }
+    benchmark::DoNotOptimize(done->response.body.data());
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * state.range(0) * 2);
+  kill(stage, SIGKILL);
+  waitpid(stage, nullptr, 0);
+  close(submit);
+  close(back[0]);
+  close(back[1]);
+}
+
+long futex(std::uint32_t* word, int op, std::uint32_t value) {
+  return syscall(SYS_futex, word, op, value, nullptr, nullptr, 0);
+}
+
+// Waits until `word` differs from `seen`: spins `spins` times, then sleeps on the futex.
+void await_change(std::uint32_t* word, std::uint32_t seen, int spins) {
+  std::atomic_ref<std::uint32_t> value(*word);
+  for (int i = 0; i < spins; ++i)
+    if (value.load(std::memory_order_acquire) != seen) return;
+  while (value.load(std::memory_order_acquire) == seen) futex(word, FUTEX_WAIT, seen);
+}
+
+void BM_FutexSpin(benchmark::State& state) {
+  const std::string body(static_cast<std::size_t>(state.range(0)), 'x');
+  const int spins = static_cast<int>(state.range(1));
+  RawRing raw(body.size());
+  // Two counters in the segment's spare control bytes: requests posted, answers posted.
+  auto* words = reinterpret_cast<std::uint32_t*>(static_cast<char*>(raw.memory) + 1024);
+  const pid_t stage = fork();
+  if (stage == 0) {
+    std::uint32_t seen = 0;
+    for (;;) {
+      await_change(&words[0], seen, spins);
+      seen = std::atomic_ref<std::uint32_t>(words[0]).load();
+      raw.answer();
+      std::atomic_ref<std::uint32_t>(words[1]).fetch_add(1, std::memory_order_release);
+      futex(&words[1], FUTEX_WAKE, 1);
+    }
+  }
+  std::uint64_t sequence = 0;
+  for (auto _ : state) {
+    raw.ring.submit(0, ++sequence, {.body = body});
+    const auto answers = std::atomic_ref<std::uint32_t>(words[1]).load();
+    std::atomic_ref<std::uint32_t>(words[0]).fetch_add(1, std::memory_order_release);
+    futex(&words[0], FUTEX_WAKE, 1);
+    await_change(&words[1], answers, spins);
+    auto done = raw.ring.collect(0, sequence);
+    benchmark::DoNotOptimize(done);
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * state.range(0) * 2);
+  kill(stage, SIGKILL);
+  waitpid(stage, nullptr, 0);
+}
+
+}  // namespace
+
+BENCHMARK(BM_TransportHop)->Arg(1024)->Arg(64 * 1024)->UseRealTime();
+BENCHMARK(BM_EventfdPipe)->Arg(1024)->Arg(64 * 1024)->UseRealTime();
+BENCHMARK(BM_FutexSpin)->Args({1024, 0})->Args({1024, 2000})->Args({64 * 1024, 0})->UseRealTime();
+
+BENCHMARK_MAIN();
