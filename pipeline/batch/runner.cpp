@@ -17,14 +17,14 @@
 #include <cstdio>
 #include <deque>
 #include <fstream>
-#include <limits>
 #include <mutex>
 #include <thread>
 
 #include "pipeline/batch/inputs.h"
+#include "pipeline/batch/policy.h"
 #include "pipeline/batch/report.h"
 #include "pipeline/chain/executor.h"
-#include "pipeline/chain/http_transport.h"
+#include "pipeline/chain/transport_factory.h"
 #include "pipeline/common/http_client.h"
 #include "pipeline/common/log.h"
 #include "pipeline/supervisor/supervisor.h"
@@ -43,39 +43,6 @@ namespace {
 
 constexpr std::size_t kReadChunkBytes = 1024 * 1024;
 constexpr std::uint64_t kMiB = 1024 * 1024;
-
-// The spec as the job runs it: every stage gets the job's environment and SAGEMAKER_BATCH
-// variables; InvocationsTimeoutInSeconds bounds each stage call and the whole chain call; a
-// stage may answer as much as a request may carry (SageMaker's 100 MiB ceiling at least).
-spec::PipelineSpec job_spec(spec::PipelineSpec spec, const transform::TransformJob& job) {
-  const std::chrono::milliseconds timeout(job.invocations_timeout_s * 1000);
-  spec.server.invocation_timeout = timeout;
-  const auto payload = job.max_payload_in_mb.value_or(0);
-  spec.server.stage_payload_bytes =
-      job.max_payload_in_mb && payload == 0
-          ? std::numeric_limits<std::uint64_t>::max()
-          : std::max<std::uint64_t>(spec.server.stage_payload_bytes,
-                                    transform::kMaxPayloadInMB * kMiB);
-  for (auto& stage : spec.stages) {
-    stage.timeout = timeout;
-    for (const auto& [key, value] : transform::stage_environment(job)) stage.env[key] = value;
-  }
-  return spec;
-}
-
-// Retried: a stage that gave no answer (timeout, crash, reset), a 5xx or 429 from a stage,
-// and a stage that is down or restarting. Not retried: a 4xx, which the stage would answer
-// again for the same records.
-bool retryable(const proto::Error& error) {
-  if (error.type == proto::ErrorType::unavailable) return true;
-  if (error.type != proto::ErrorType::model || !error.stage) return false;
-  const int status = error.stage->original_status;
-  return status == 0 || status == 429 || status >= 500;
-}
-
-std::chrono::milliseconds backoff(int attempt) {
-  return std::chrono::milliseconds(std::min(1000 << std::min(attempt, 3), 8000));
-}
 
 class SupervisorHealth : public chain::StageHealth {
  public:
@@ -154,6 +121,7 @@ class Runner {
 
   std::unique_ptr<supervisor::Supervisor> supervisor_;
   std::unique_ptr<SupervisorHealth> health_;
+  std::vector<std::unique_ptr<chain::StageTransport>> transports_;  // until build_chain()
   std::unique_ptr<chain::ChainExecutor> chain_;
   InputPlan plan_;
   transform::ExecutionParameters parameters_;
@@ -211,15 +179,8 @@ asio::awaitable<std::optional<std::string>> Runner::first_stage_parameters() {
 }
 
 void Runner::build_chain() {
-  std::vector<std::unique_ptr<chain::StageTransport>> transports;
-  for (std::size_t i = 0; i < spec_.stages.size(); ++i) {
-    chain::HttpStageTransport::Options o;
-    o.port = supervisor_->port(i);
-    o.response_body_limit = spec_.server.stage_payload_bytes;
-    o.max_idle_connections = spec_.stages[i].max_inflight;
-    transports.push_back(std::make_unique<chain::HttpStageTransport>(io_.get_executor(), o));
-  }
-  chain_ = std::make_unique<chain::ChainExecutor>(io_.get_executor(), spec_, std::move(transports),
+  for (std::size_t i = 0; i < spec_.stages.size(); ++i) transports_[i]->reset(supervisor_->port(i));
+  chain_ = std::make_unique<chain::ChainExecutor>(io_.get_executor(), spec_, std::move(transports_),
                                                   *health_);
   supervisor_->on_restarted(
       [this](std::size_t stage, std::uint16_t port) { chain_->stage_restarted(stage, port); });
@@ -274,6 +235,16 @@ asio::awaitable<bool> Runner::prepare() {
 
   supervisor_ = std::make_unique<supervisor::Supervisor>(io_.get_executor(), spec_);
   health_ = std::make_unique<SupervisorHealth>(*supervisor_);
+  // Built before the stages start: a shm stage inherits its channel at every launch.
+  for (std::size_t i = 0; i < spec_.stages.size(); ++i)
+    transports_.push_back(chain::make_stage_transport(io_.get_executor(), spec_, i));
+  std::vector<chain::StageTransport*> transport_of;
+  for (const auto& t : transports_) transport_of.push_back(t.get());
+  supervisor_->on_launch([transport_of](std::size_t stage, supervisor::LaunchSpec& launch) {
+    auto channel = transport_of[stage]->prepare_launch();
+    for (auto& [name, value] : channel.env) launch.env[name] = value;
+    for (auto& fd : channel.fds) launch.inherit.push_back(std::move(fd));
+  });
   try {
     co_await supervisor_->start();
   } catch (const std::exception& e) {
