@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""Per-hop overhead of tandem over HTTP, measured side by side with wrk.
+"""Per-hop overhead of tandem over HTTP and shared memory, measured side by side with wrk.
 
 Runs, in one go on this machine: (a) wrk straight against one tandem-identity stage,
-(b) wrk against tandem serving 1, 3 and 5 identity stages, for each body size; reports p50
-and p99 at concurrency 1 and requests/s at concurrency 16, and each ratio to (a). Optionally
-(--spec) also measures a given pipeline (e.g. the bundled example) with a given body.
+(b) wrk against tandem serving 1, 3 and 5 identity stages over HTTP, (c) the same with
+`transport: shm`, for each body size; reports p50 and p99 at concurrency 1 and requests/s at
+concurrency 16, each ratio to (a), and whether the targets of the shm transport were met.
+--google-benchmark also runs bench_shm_hop (one shm hop in isolation) from the same build.
+Optionally (--spec) measures a given pipeline (e.g. the bundled example) with a given body.
 
 Usage: tests/bench/chain_bench.py [--bin build/release/bin] [--duration 10] [--markdown]
+       [--transports http shm] [--google-benchmark]
        tests/bench/chain_bench.py --spec examples/breast-cancer/pipeline.yaml \
            --body-file examples/breast-cancer/heldout.csv --content-type text/csv
 """
@@ -97,12 +100,13 @@ class Process:
         self.log.close()
 
 
-def identity_spec(stages, port, bin_dir, threads):
+def identity_spec(stages, port, bin_dir, threads, transport="http"):
     lines = [f"name: bench-{stages}", "server:", "  host: 127.0.0.1", f"  port: {port}",
              "  stage_port_range: 41000-41999", "stages:"]
     for i in range(stages):
         lines += [f"  - name: s{i + 1}", f"    command: [{bin_dir}/tandem-identity, serve]",
-                  f"    env: {{TANDEM_STAGE_THREADS: '{threads}'}}", "    max_inflight: 32"]
+                  f"    env: {{TANDEM_STAGE_THREADS: '{threads}'}}", "    max_inflight: 32",
+                  f"    transport: {transport}"]
     return "\n".join(lines) + "\n"
 
 
@@ -120,18 +124,48 @@ def run_identity_suite(args, env, work):
         finally:
             direct.stop()
         rows.append(("direct identity (a)", size, base, base))
-        for stages in args.stages:
-            port = free_port()
-            spec = work / f"bench-{stages}.yaml"
-            spec.write_text(identity_spec(stages, port, args.bin, args.threads))
-            tandem = Process([f"{args.bin}/tandem", "serve", str(spec)], env, work / f"tandem-{stages}.log")
-            try:
-                tandem.wait_healthy(port)
-                result = measure(port, body, "application/octet-stream", args.duration)
-            finally:
-                tandem.stop()
-            rows.append((f"tandem, {stages} HTTP stage(s) (b)", size, result, base))
+        for transport in args.transports:
+            for stages in args.stages:
+                port = free_port()
+                spec = work / f"bench-{stages}.yaml"
+                spec.write_text(identity_spec(stages, port, args.bin, args.threads, transport))
+                tandem = Process([f"{args.bin}/tandem", "serve", str(spec)], env, work / f"tandem-{stages}.log")
+                try:
+                    tandem.wait_healthy(port)
+                    result = measure(port, body, "application/octet-stream", args.duration)
+                finally:
+                    tandem.stop()
+                label = "HTTP" if transport == "http" else "shm"
+                rows.append((f"tandem, {stages} {label} stage(s) ({'b' if transport == 'http' else 'c'})",
+                             size, result, base))
     return rows
+
+
+# The targets of the shm transport (issue 5), checked on the 3-stage rows.
+TARGETS = [
+    ("3 shm stages: p50 ≤ 1.5 × (a)", "tandem, 3 shm stage(s) (c)", lambda r, a: r["p50_us"] <= 1.5 * a["p50_us"]),
+    ("3 HTTP stages: p50 ≤ 4.6 × (a)", "tandem, 3 HTTP stage(s) (b)", lambda r, a: r["p50_us"] <= 4.6 * a["p50_us"]),
+    ("3 shm stages: req/s ≥ 0.6 × (a)", "tandem, 3 shm stage(s) (c)", lambda r, a: r["rps16"] >= 0.6 * a["rps16"]),
+]
+
+
+def print_targets(rows, markdown):
+    by = {(name, size): (r, base) for name, size, r, base in rows}
+    for size in sorted({size for _, size, _, _ in rows}):
+        for what, row, check in TARGETS:
+            if (row, size) not in by:
+                continue
+            r, base = by[(row, size)]
+            met = "met" if check(r, base) else "NOT met"
+            line = f"{size // 1024} KiB: {what}: {met}"
+            print(f"- {line}" if markdown else line)
+
+
+def run_google_benchmark(args):
+    exe = Path(args.bin) / "bench_shm_hop"
+    if not exe.exists():
+        sys.exit(f"{exe} is missing: cmake --build <build> --target bench_shm_hop")
+    subprocess.run([str(exe), "--benchmark_min_time=1"], check=True)
 
 
 def print_rows(rows, markdown):
@@ -161,6 +195,8 @@ def main():
     parser.add_argument("--spec", help="also measure this pipeline")
     parser.add_argument("--body-file")
     parser.add_argument("--content-type", default="text/csv")
+    parser.add_argument("--transports", nargs="+", choices=["http", "shm"], default=["http", "shm"])
+    parser.add_argument("--google-benchmark", action="store_true", help="also run bench_shm_hop")
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
     if not shutil.which("wrk"):
@@ -181,7 +217,12 @@ def main():
             print(f"{args.spec}: p50 {r['p50_us']:.0f} µs, p99 {r['p99_us']:.0f} µs at c=1; "
                   f"{r['rps16']:.0f} req/s at c=16")
             return
-        print_rows(run_identity_suite(args, env, work), args.markdown)
+        rows = run_identity_suite(args, env, work)
+        print_rows(rows, args.markdown)
+        print()
+        print_targets(rows, args.markdown)
+    if args.google_benchmark:
+        run_google_benchmark(args)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,7 @@
 // One shared-memory hop in isolation (Google Benchmark), between this process and a forked
-// stage process:
-//   BM_TransportHop   ShmStageTransport::call on an Asio loop to a stage SDK server (the
-//                     real path of `transport: shm`, without the front server and HTTP);
-//   BM_EventfdPipe    the raw ring with tandem's wake-ups: eventfd there, pipe back;
+// stage process that answers each request with its body, through the real ring (shm_ring.h):
+//   BM_EventfdPipe    with tandem's wake-ups: eventfd there, pipe back (waited for with poll,
+//                     as tandem's loop waits with epoll);
 //   BM_FutexSpin      the raw ring with the alternative: spin briefly, then futex-wait, on
 //                     a word in the segment.
 // The last two are what docs/shm.md's choice of wake-up rests on.
@@ -18,72 +17,13 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/io_context.hpp>
 #include <string>
 
-#include "pipeline/chain/shm_transport.h"
-#include "stages/sdk/stage.h"
 #include "tandem/proto/shm_segment.h"
 
 namespace {
 
-namespace asio = boost::asio;
 namespace shm = tandem::proto::shm;
-using namespace std::chrono_literals;
-
-int env_fd(const tandem::chain::StageChannel& channel, const char* name) {
-  for (const auto& [key, value] : channel.env)
-    if (key == name) return std::stoi(value);
-  return -1;
-}
-
-void BM_TransportHop(benchmark::State& state) {
-  const std::string body(static_cast<std::size_t>(state.range(0)), 'x');
-  asio::io_context io(1);
-  tandem::chain::ShmStageTransport transport(
-      io.get_executor(),
-      {{.slot_count = 4, .request_capacity = 1 << 20, .response_capacity = 1 << 20}});
-  auto channel = transport.prepare_launch();
-  const pid_t stage = fork();
-  if (stage == 0) {
-    tandem::stage::Options options;
-    options.port = 0;
-    options.threads = 1;
-    options.shm = tandem::stage::ShmChannel{env_fd(channel, shm::env_segment_fd),
-                                            env_fd(channel, shm::env_submit_fd),
-                                            env_fd(channel, shm::env_complete_fd)};
-    for (auto& fd : channel.fds) fd.release();
-    const int devnull = open("/dev/null", O_WRONLY);
-    dup2(devnull, 2);
-    _exit(tandem::stage::serve(
-        [](const tandem::stage::Request& r) { return tandem::stage::Response{.body = r.body}; },
-        options));
-  }
-  channel.fds.clear();
-  bool ok = true;
-  auto one_call = [&]() {
-    bool done = false;
-    asio::co_spawn(
-        io,
-        [&]() -> asio::awaitable<void> {
-          auto outcome = co_await transport.call({body,
-                                                  {"application/octet-stream", {}, {}, "bench"},
-                                                  std::chrono::steady_clock::now() + 10s});
-          ok = ok && outcome.response && outcome.response->body.size() == body.size();
-          done = true;
-        },
-        asio::detached);
-    while (!done) io.run_one();
-  };
-  for (int warm = 0; warm < 100; ++warm) one_call();  // the stage is attached once it answers
-  for (auto _ : state) one_call();
-  if (!ok) state.SkipWithError("a call failed");
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * state.range(0) * 2);
-  kill(stage, SIGKILL);
-  waitpid(stage, nullptr, 0);
-}
 
 // The raw ring in a shared anonymous mapping, a child process answering every slot-0 request
 // with its own body.
@@ -191,7 +131,6 @@ void BM_FutexSpin(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(BM_TransportHop)->Arg(1024)->Arg(64 * 1024)->UseRealTime();
 BENCHMARK(BM_EventfdPipe)->Arg(1024)->Arg(64 * 1024)->UseRealTime();
 BENCHMARK(BM_FutexSpin)->Args({1024, 0})->Args({1024, 2000})->Args({64 * 1024, 0})->UseRealTime();
 
