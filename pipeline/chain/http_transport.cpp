@@ -32,6 +32,7 @@ http::request<http::span_body<const char>> build_request(const StageRequest& req
   if (h.accept) req.set(http::field::accept, *h.accept);
   if (h.custom_attributes) req.set(header::custom_attributes, *h.custom_attributes);
   if (!h.inference_id.empty()) req.set(header::inference_id, h.inference_id);
+  if (h.traceparent) req.set("traceparent", *h.traceparent);
   req.body() = {request.body.data(), request.body.size()};
   req.keep_alive(true);
   req.prepare_payload();

@@ -19,6 +19,7 @@ struct Invocation {
   std::optional<std::string> custom_attributes;
   std::string inference_id;                     // always set; generated when the client sent none
   std::optional<std::string> target_container;  // direct mode: the stage to call
+  std::optional<std::string> traceparent;       // W3C Trace Context, when the client sent one
 };
 
 struct StageTiming {

@@ -47,6 +47,7 @@ HopHeaders hop_headers(const spec::StageSpec& stage, std::size_t position, std::
   }
   h.custom_attributes = invocation.custom_attributes;
   h.inference_id = invocation.inference_id;
+  h.traceparent = invocation.traceparent;
   return h;
 }
 

@@ -21,6 +21,7 @@ struct HopHeaders {
   std::optional<std::string> accept;
   std::optional<std::string> custom_attributes;
   std::string inference_id;
+  std::optional<std::string> traceparent;  // W3C Trace Context, the client's, to every stage
 };
 
 struct StageRequest {

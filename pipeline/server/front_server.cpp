@@ -51,7 +51,8 @@ asio::awaitable<void> discard_input(beast::tcp_stream& stream) {
 }
 
 // One line per invocation; in JSON its fields are also separate keys.
-void log_invocation(const std::string& inference_id, const std::string& request_id, int status,
+void log_invocation(const std::string& inference_id, const std::string& request_id,
+                    const std::optional<std::string>& traceparent, int status,
                     const chain::InvocationResult& result) {
   const auto error =
       result.error ? std::optional(proto::excerpt(result.error->message, 300)) : std::nullopt;
@@ -71,7 +72,9 @@ void log_invocation(const std::string& inference_id, const std::string& request_
               {"status", std::int64_t{status}},
               {"total_ms", ms(result.total)},
               {"stages", log::RawJson{stages.dump()}},
-              error ? log::Field{"error", *error} : log::Field{"error", log::RawJson{"null"}}});
+              error ? log::Field{"error", *error} : log::Field{"error", log::RawJson{"null"}},
+              traceparent ? log::Field{"trace_id", traceparent->substr(3, 32)}
+                          : log::Field{"trace_id", log::RawJson{"null"}}});
 }
 
 }  // namespace
@@ -267,10 +270,11 @@ asio::awaitable<Response> FrontServer::invoke(Request& request, const std::strin
     co_return res;
   }
   const std::string inference_id = invocation->inference_id;
+  const auto traceparent = invocation->traceparent;
   auto result = co_await chain_.invoke(std::move(*invocation));
   const int status = result.error ? proto::to_http_status(result.error->type) : 200;
   metrics_.record_invocation(status, result, result.error ? &*result.error : nullptr);
-  log_invocation(inference_id, request_id, status, result);
+  log_invocation(inference_id, request_id, traceparent, status, result);
   if (result.error) {
     auto res = error_response(*result.error, request_id, version);
     res.set(proto::header::server_timing, server_timing(result));

@@ -2,6 +2,7 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -97,6 +98,10 @@ proto::Result<chain::Invocation> parse_invocation(Request& request, std::string 
                     header::target_variant, *variant, header::production_variant));
   }
   inv.target_container = header_value(request, header::target_container_hostname);
+  if (request.count("traceparent") == 1) {
+    if (auto trace = header_value(request, "traceparent"); trace && valid_traceparent(*trace))
+      inv.traceparent = std::move(trace);
+  }
   inv.body = std::move(request.body());
   return inv;
 }
@@ -164,6 +169,26 @@ std::string execution_parameters(const spec::ExecutionParameters& from_spec,
   pick("BatchStrategy", from_spec.batch_strategy, "MULTI_RECORD", strategy);
   pick("MaxPayloadInMB", from_spec.max_payload_mb, 6, count);
   return out.dump();
+}
+
+bool valid_traceparent(std::string_view value) {
+  auto hex = [](std::string_view s) {
+    return std::all_of(s.begin(), s.end(),
+                       [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+  };
+  auto zeros = [](std::string_view s) {
+    return std::all_of(s.begin(), s.end(), [](char c) { return c == '0'; });
+  };
+  constexpr std::size_t length = 55;  // 2 + 1 + 32 + 1 + 16 + 1 + 2
+  if (value.size() < length || value[2] != '-' || value[35] != '-' || value[52] != '-')
+    return false;
+  const auto version = value.substr(0, 2), trace_id = value.substr(3, 32),
+             parent_id = value.substr(36, 16), flags = value.substr(53, 2);
+  if (!hex(version) || version == "ff" || !hex(trace_id) || !hex(parent_id) || !hex(flags))
+    return false;
+  if (zeros(trace_id) || zeros(parent_id)) return false;
+  if (version == "00") return value.size() == length;
+  return value.size() == length || value[length] == '-';  // a later version may append fields
 }
 
 std::string random_request_id() {

@@ -42,4 +42,10 @@ std::string execution_parameters(const spec::ExecutionParameters& from_spec,
 
 std::string random_request_id();  // a UUID v4
 
+// Whether `value` is a W3C Trace Context traceparent tandem passes on: version 00 exactly
+// (`00-<32 hex trace-id>-<16 hex parent-id>-<2 hex flags>`) or a later version's longer
+// form, lowercase hex, ids not all zero, version not ff. An invalid one is dropped, as the
+// specification asks of a receiver, never an error.
+bool valid_traceparent(std::string_view value);
+
 }  // namespace tandem::server

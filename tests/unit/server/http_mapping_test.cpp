@@ -355,3 +355,50 @@ TEST_CASE("request ids are UUID v4 and differ", "[ids]") {
 
 }  // namespace
 }  // namespace tandem::server
+
+namespace tandem::server {
+namespace {
+
+constexpr const char* trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+TEST_CASE("a valid traceparent is passed on verbatim", "[invocation][trace]") {
+  Request req = invocation_request();
+  req.set("traceparent", trace);
+  CHECK(parse_invocation(req, "id").value().traceparent == std::optional<std::string>(trace));
+  Request none = invocation_request();
+  CHECK_FALSE(parse_invocation(none, "id").value().traceparent.has_value());
+}
+
+TEST_CASE("an invalid or repeated traceparent is dropped, never an error", "[invocation][trace]") {
+  for (const std::string bad :
+       {"", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",    // no flags
+        "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",     // uppercase
+        "00-00000000000000000000000000000000-00f067aa0ba902b7-01",     // zero trace-id
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",     // zero parent-id
+        "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",     // version ff
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-xx",  // 00 has no more
+        "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x",    // no dash after
+        "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",     // separator
+        "00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01"}) {  // not hex
+    INFO(bad);
+    CHECK_FALSE(valid_traceparent(bad));
+    Request req = invocation_request();
+    req.set("traceparent", bad);
+    const auto inv = parse_invocation(req, "id");
+    REQUIRE(inv.ok());
+    CHECK_FALSE(inv.value().traceparent.has_value());
+  }
+  Request twice = invocation_request();
+  twice.insert("traceparent", trace);
+  twice.insert("traceparent", trace);
+  CHECK_FALSE(parse_invocation(twice, "id").value().traceparent.has_value());
+}
+
+TEST_CASE("a later version's traceparent may carry more fields", "[trace]") {
+  CHECK(valid_traceparent(trace));
+  CHECK(valid_traceparent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+  CHECK(valid_traceparent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-future"));
+}
+
+}  // namespace
+}  // namespace tandem::server
