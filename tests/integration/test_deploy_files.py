@@ -83,6 +83,31 @@ def test_the_build_stage_has_the_projects_build_dependencies():
     assert needed <= apt_packages(stages()["build"]), needed - apt_packages(stages()["build"])
 
 
+def test_the_build_stage_sources_configure_on_their_own(tmp_path):
+    """The build stage copies only some folders into the image: CMake must configure the
+    release build from them alone, as `docker build` will."""
+    if not shutil.which("cmake"):
+        pytest.skip("cmake is not installed")
+    source = tmp_path / "src"
+    source.mkdir()
+    for word, rest in stages()["build"]:
+        if word == "COPY":
+            origin, target = rest.split()
+            destination = source / ("" if target in ("./", ".") else target)
+            if (REPO_ROOT / origin).is_dir():
+                shutil.copytree(REPO_ROOT / origin, destination, dirs_exist_ok=True)
+            else:
+                shutil.copy(REPO_ROOT / origin, destination)
+    run = subprocess.run(["cmake", "-S", str(source), "-B", str(tmp_path / "build"), "-G", "Ninja",
+                          "-DCMAKE_BUILD_TYPE=Release", "-DTANDEM_TESTS=OFF"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    targets = subprocess.run(["cmake", "--build", str(tmp_path / "build"), "--target", "help"],
+                             capture_output=True, text=True, check=True).stdout
+    for program in PROGRAMS:
+        assert f"{program}:" in targets, program
+
+
 def owning_package(library: str) -> str | None:
     run = subprocess.run(["dpkg-query", "-S", library], capture_output=True, text=True)
     if run.returncode != 0:
