@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "pipeline/transform/execution.h"
-#include "pipeline/transform/naming.h"
 #include "pipeline/transform/job.h"
+#include "pipeline/transform/naming.h"
 
 namespace tandem::batch {
 

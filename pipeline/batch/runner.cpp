@@ -20,6 +20,7 @@
 #include <mutex>
 #include <thread>
 
+#include "pipeline/batch/chunk_stream.h"
 #include "pipeline/batch/inputs.h"
 #include "pipeline/batch/policy.h"
 #include "pipeline/batch/report.h"
@@ -61,6 +62,11 @@ struct Pending {
   bool end = false;
   std::optional<ObjectFailure> read_failure;  // with `end`: why reading stopped
   transform::Batch batch;
+  // MaxPayloadInMB 0: the object streamed as this one request. The reader fills `batch`'s
+  // counts while it streams and sets `input_complete` (under the runner's mutex) at the end.
+  std::shared_ptr<ChunkStream> stream;
+  bool input_complete = true;
+  bool stream_cut = false;  // the reader stopped before the object's end
   // Set on the event loop; read by the writer once `done`.
   bool done = false;
   chain::InvocationResult result;
@@ -101,6 +107,7 @@ class Runner {
   void read_all();
   std::optional<ObjectFailure> read_object(std::size_t index);
   bool submit(std::size_t index, transform::Batch batch);
+  bool enqueue(const std::shared_ptr<Pending>& pending);
   void push_end(std::size_t index, std::optional<ObjectFailure> failure);
 
   void write_all();
@@ -290,7 +297,11 @@ asio::awaitable<void> Runner::call(std::shared_ptr<Pending> pending) {
   asio::steady_timer timer(io_);
   for (int attempt = 0;; ++attempt) {
     chain::Invocation invocation;
-    invocation.body = pending->batch.bytes;  // a copy: the batch is kept for retries
+    if (pending->stream) {
+      invocation.body_source = pending->stream;
+    } else {
+      invocation.body = pending->batch.bytes;  // a copy: the batch is kept for retries
+    }
     invocation.content_type = job_.input.content_type;
     invocation.accept = job_.output.accept;
     invocation.inference_id = fmt::format("{}-{}-{}", job_name_.substr(0, 40), pending->object,
@@ -298,8 +309,9 @@ asio::awaitable<void> Runner::call(std::shared_ptr<Pending> pending) {
     pending->result = co_await chain_->invoke(std::move(invocation));
     pending->attempts = attempt + 1;
     const auto& error = pending->result.error;
+    // A streamed body is gone once sent: the object fails rather than being read again.
     if (!error || attempt >= job_.invocations_max_retries || !retryable(*error) || stopping_ ||
-        object.failed) {
+        object.failed || pending->stream) {
       co_return;
     }
     const auto delay = backoff(attempt);
@@ -343,6 +355,55 @@ std::optional<ObjectFailure> Runner::read_object(std::size_t index) {
   std::optional<transform::GzipInflater> inflater;
   if (job.input.compression == transform::CompressionType::gzip) inflater.emplace();
   bool abandoned = false;  // the object failed downstream or the job is stopping
+  // MaxPayloadInMB 0 with MultiRecord or SplitType None: one request, streamed.
+  const bool streaming = transform::streams_whole_object(payload_limit_, parameters_.batch_strategy,
+                                                         job.input.split_type);
+  std::shared_ptr<Pending> streamed;
+  std::string piece;
+  transform::Batch counts;  // of the streamed request, handed over at the end
+  auto stream_record = [&](const transform::Record& record) -> bool {
+    if (!streamed) {
+      streamed = std::make_shared<Pending>();
+      streamed->object = index;
+      streamed->batch.first_record_index = record.index;
+      streamed->batch.first_offset = record.offset;
+      streamed->stream = std::make_shared<ChunkStream>(io_.get_executor());
+      streamed->input_complete = false;
+      if (!enqueue(streamed)) return false;
+      counts.first_record_index = record.index;
+      counts.first_offset = record.offset;
+    }
+    ++counts.record_count;
+    if (processor_->joins()) {
+      counts.join_inputs.push_back(
+          record.unfiltered_content.value_or(std::string(record.content())));
+    }
+    piece.append(record.bytes_to_send(parameters_.batch_strategy));
+    if (piece.size() < kReadChunkBytes) return true;
+    return streamed->stream->push(std::exchange(piece, std::string()), stopping_);
+  };
+  // Ends the streamed request, if one was started: complete, cut short by an input error
+  // (`failure`), or cut short because the request is over or the job stopping.
+  bool stream_ended = false;
+  auto end_stream = [&](bool complete, std::optional<std::string> failure) {
+    if (!streamed || stream_ended) return;
+    stream_ended = true;
+    if (complete && !piece.empty()) streamed->stream->push(std::move(piece), stopping_);
+    {
+      std::lock_guard lock(mutex_);
+      streamed->batch.record_count = counts.record_count;
+      streamed->batch.join_inputs = std::move(counts.join_inputs);
+      streamed->input_complete = true;
+      streamed->stream_cut = !complete;
+    }
+    streamed->stream->close(std::move(failure));
+    changed_.notify_all();
+  };
+  // A storage error thrown while reading still ends the request.
+  struct EndStreamOnExit {
+    decltype(end_stream)& end;
+    ~EndStreamOnExit() { end(false, "reading the object failed"); }
+  } end_on_exit{end_stream};
 
   auto take = [&](transform::Result<std::vector<transform::Record>> records) -> transform::Status {
     if (!records) return records.error();
@@ -354,6 +415,13 @@ std::optional<ObjectFailure> Runner::read_object(std::size_t index) {
         if (!filtered) return filtered.error();
         record = std::move(*filtered);
       }
+      if (streaming) {
+        if (!stream_record(record)) {
+          abandoned = true;
+          return transform::Error{"abandoned"};
+        }
+        continue;
+      }
       auto batch = batcher.add(record);
       if (!batch) return batch.error();
       if (*batch && !submit(index, std::move(**batch))) {
@@ -364,6 +432,7 @@ std::optional<ObjectFailure> Runner::read_object(std::size_t index) {
     return {};
   };
   auto input_failure = [&](const transform::Error& error) -> std::optional<ObjectFailure> {
+    end_stream(false, abandoned ? std::nullopt : std::optional<std::string>(error.message));
     if (abandoned) return std::nullopt;
     ObjectFailure failure;
     failure.error = "InputError";
@@ -373,7 +442,10 @@ std::optional<ObjectFailure> Runner::read_object(std::size_t index) {
 
   std::vector<char> buffer(kReadChunkBytes);
   for (;;) {
-    if (stopping_ || object.failed) return std::nullopt;
+    if (stopping_ || object.failed) {
+      end_stream(false, std::nullopt);
+      return std::nullopt;
+    }
     const std::size_t n = stream->read(buffer.data(), buffer.size());
     if (n == 0) break;
     object.bytes_read += n;
@@ -389,6 +461,7 @@ std::optional<ObjectFailure> Runner::read_object(std::size_t index) {
     if (auto status = inflater->finish(); !status) return input_failure(status.error());
   }
   if (auto status = take(splitter->finish()); !status) return input_failure(status.error());
+  end_stream(true, std::nullopt);
   if (auto last = batcher.finish(); last && !submit(index, std::move(*last))) return std::nullopt;
   return std::nullopt;
 }
@@ -397,7 +470,12 @@ bool Runner::submit(std::size_t index, transform::Batch batch) {
   auto pending = std::make_shared<Pending>();
   pending->object = index;
   pending->batch = std::move(batch);
-  auto& object = *objects_[index];
+  return enqueue(pending);
+}
+
+// Waits for a free slot, queues the request for the writer and starts it on the event loop.
+bool Runner::enqueue(const std::shared_ptr<Pending>& pending) {
+  auto& object = *objects_[pending->object];
   {
     std::unique_lock lock(mutex_);
     changed_.wait(lock, [&] { return in_flight_ < max_in_flight_ || stopping_ || object.failed; });
@@ -415,6 +493,7 @@ bool Runner::submit(std::size_t index, transform::Batch batch) {
         pending->result.error = proto::Error::internal(ex.what());
       }
     }
+    if (pending->stream) pending->stream->finished();
     {
       std::lock_guard lock(mutex_);
       pending->done = true;
@@ -446,7 +525,9 @@ void Runner::write_all() {
     {
       std::unique_lock lock(mutex_);
       changed_.wait(lock, [&] {
-        return stopping_ || (!queue_.empty() && (queue_.front()->end || queue_.front()->done));
+        if (stopping_ || queue_.empty()) return stopping_.load();
+        const auto& front = *queue_.front();
+        return front.end || (front.done && front.input_complete);
       });
       if (stopping_) break;
       pending = std::move(queue_.front());
@@ -477,6 +558,8 @@ void Runner::write_all() {
 
 void Runner::consume(ObjectRun& object, Pending& pending) {
   if (object.failed) return;  // in flight when an earlier batch failed: its output is moot
+  // A streamed request cut short by an input error: the object's end carries the reason.
+  if (pending.stream && pending.stream->failure()) return;
   const auto& batch = pending.batch;
   const auto& result = pending.result;
   if (result.error) {
@@ -493,7 +576,18 @@ void Runner::consume(ObjectRun& object, Pending& pending) {
       failure.container = error.stage->container;
       failure.status = error.stage->original_status;
     }
-    fail(object, std::move(failure), batch.bytes);
+    fail(object, std::move(failure),
+         pending.stream ? std::nullopt : std::optional<std::string_view>(batch.bytes));
+    return;
+  }
+  if (pending.stream_cut) {
+    ObjectFailure failure;
+    failure.first_record = batch.first_record_index;
+    failure.record_count = batch.record_count;
+    failure.byte_offset = batch.first_offset;
+    failure.error = "ModelError";
+    failure.message = "the first stage answered before the whole object was sent to it";
+    fail(object, std::move(failure), std::nullopt);
     return;
   }
   std::string_view content_type = result.content_type;

@@ -86,6 +86,15 @@ asio::awaitable<InvocationResult> ChainExecutor::invoke(Invocation invocation) {
     }
   }
   std::string body = std::move(invocation.body);
+  if (invocation.body_source && spec_.stages[route->front()].transport != spec::Transport::http) {
+    // A shared-memory slot takes the body whole.
+    while (auto piece = co_await invocation.body_source->next()) body += *piece;
+    if (auto why = invocation.body_source->failure()) {
+      result.error = proto::Error::validation("the request body could not be read: " + *why);
+      co_return result;
+    }
+    invocation.body_source.reset();
+  }
   std::optional<std::string> content_type;
   std::optional<std::string> custom_attributes;
   const auto& stages = *route;
@@ -98,6 +107,9 @@ asio::awaitable<InvocationResult> ChainExecutor::invoke(Invocation invocation) {
     }
     const auto hop_start = Clock::now();
     const auto hop_deadline = std::min(deadline, hop_start + stage.timeout);
+    auto headers = hop_headers(stage, position, stages.size(), invocation, content_type);
+    if (invocation.record_hops)
+      result.hops.push_back({index, body, headers.content_type, headers.accept, {}, {}});
     if (!co_await inflight_[index]->acquire(hop_deadline)) {
       result.timings.push_back(
           {stage.name, duration_cast<microseconds>(Clock::now() - hop_start), 0});
@@ -110,9 +122,8 @@ asio::awaitable<InvocationResult> ChainExecutor::invoke(Invocation invocation) {
     StageOutcome outcome;
     {
       AsyncSemaphore::Lease lease(*inflight_[index]);
-      StageRequest request{body,
-                           hop_headers(stage, position, stages.size(), invocation, content_type),
-                           hop_deadline};
+      StageRequest request{body, std::move(headers), hop_deadline};
+      if (position == 0) request.body_source = invocation.body_source.get();
       outcome = co_await transports_[index]->call(request);
     }
     const auto elapsed = Clock::now() - hop_start;
@@ -124,6 +135,10 @@ asio::awaitable<InvocationResult> ChainExecutor::invoke(Invocation invocation) {
       break;
     }
     auto& response = *outcome.response;
+    if (invocation.record_hops) {
+      result.hops.back().response_body = response.body;
+      result.hops.back().response_content_type = response.content_type;
+    }
     if (status < 200 || status > 299) {
       auto f = stage_failure(spec_, stage);
       f.original_status = status;

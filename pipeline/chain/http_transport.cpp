@@ -23,9 +23,8 @@ StageOutcome failed(Kind kind, std::string message) {
   return StageOutcome{std::nullopt, TransportFailure{kind, std::move(message)}};
 }
 
-http::request<http::span_body<const char>> build_request(const StageRequest& request,
-                                                         std::uint16_t port) {
-  http::request<http::span_body<const char>> req{http::verb::post, "/invocations", 11};
+template <class Body>
+void set_headers(http::request<Body>& req, const StageRequest& request, std::uint16_t port) {
   req.set(http::field::host, "127.0.0.1:" + std::to_string(port));
   const auto& h = request.headers;
   if (h.content_type) req.set(http::field::content_type, *h.content_type);
@@ -33,8 +32,14 @@ http::request<http::span_body<const char>> build_request(const StageRequest& req
   if (h.custom_attributes) req.set(header::custom_attributes, *h.custom_attributes);
   if (!h.inference_id.empty()) req.set(header::inference_id, h.inference_id);
   if (h.traceparent) req.set("traceparent", *h.traceparent);
-  req.body() = {request.body.data(), request.body.size()};
   req.keep_alive(true);
+}
+
+http::request<http::span_body<const char>> build_request(const StageRequest& request,
+                                                         std::uint16_t port) {
+  http::request<http::span_body<const char>> req{http::verb::post, "/invocations", 11};
+  set_headers(req, request, port);
+  req.body() = {request.body.data(), request.body.size()};
   req.prepare_payload();
   return req;
 }
@@ -103,15 +108,49 @@ asio::awaitable<StageOutcome> HttpStageTransport::attempt(StageRequest& request,
                                           std::to_string(options_.port) + ": " + ec.message());
     connection->stream.socket().set_option(asio::ip::tcp::no_delay(true), ec);
   }
-  auto req = build_request(request, options_.port);
   connection->stream.expires_at(request.deadline);
-  co_await http::async_write(connection->stream, req,
-                             asio::redirect_error(asio::use_awaitable, ec));
+  if (request.body_source) {
+    // Chunked, piece by piece as the source produces them. Never sent again: the source is
+    // consumed.
+    http::request<http::empty_body> head{http::verb::post, "/invocations", 11};
+    set_headers(head, request, options_.port);
+    head.chunked(true);
+    http::request_serializer<http::empty_body> serializer(head);
+    co_await http::async_write_header(connection->stream, serializer,
+                                      asio::redirect_error(asio::use_awaitable, ec));
+    while (!ec) {
+      auto piece = co_await request.body_source->next();
+      if (!piece) break;
+      if (piece->empty()) continue;
+      co_await asio::async_write(connection->stream, http::make_chunk(asio::buffer(*piece)),
+                                 asio::redirect_error(asio::use_awaitable, ec));
+    }
+    if (!ec) {
+      if (auto why = request.body_source->failure()) {
+        connection.reset();  // closed without the last chunk: the stage sees the body cut short
+        co_return failed(Kind::protocol, "the request body could not be completed: " + *why);
+      }
+      co_await asio::async_write(connection->stream, http::make_chunk_last(),
+                                 asio::redirect_error(asio::use_awaitable, ec));
+    }
+  } else {
+    auto req = build_request(request, options_.port);
+    co_await http::async_write(connection->stream, req,
+                               asio::redirect_error(asio::use_awaitable, ec));
+  }
+  // A stage may answer and close before it has read the whole request (a 413 for a body over
+  // its limit): its answer is read, briefly, before the write's failure is reported.
+  beast::error_code write_ec;
   if (ec) {
-    retryable = reused && is_closed_error(ec);
+    retryable = reused && is_closed_error(ec) && request.body_source == nullptr;
     if (ec == beast::error::timeout)
       co_return failed(Kind::timeout, "timed out sending the request");
-    co_return failed(Kind::closed, "connection failed while sending the request: " + ec.message());
+    if (!is_closed_error(ec))
+      co_return failed(Kind::closed,
+                       "connection failed while sending the request: " + ec.message());
+    write_ec = std::exchange(ec, {});
+    connection->stream.expires_at(
+        std::min(request.deadline, std::chrono::steady_clock::now() + std::chrono::seconds(1)));
   }
   http::response_parser<http::string_body> parser;
   parser.body_limit(options_.response_body_limit);
@@ -128,6 +167,10 @@ asio::awaitable<StageOutcome> HttpStageTransport::attempt(StageRequest& request,
       co_await http::async_read(connection->stream, connection->buffer, parser,
                                 asio::redirect_error(asio::use_awaitable, ec));
     }
+  }
+  if (ec && write_ec) {
+    co_return failed(Kind::closed,
+                     "connection failed while sending the request: " + write_ec.message());
   }
   if (ec) {
     if (ec == beast::error::timeout)
@@ -153,7 +196,7 @@ asio::awaitable<StageOutcome> HttpStageTransport::attempt(StageRequest& request,
     response.content_type = std::string(it->value());
   if (auto it = res.find(header::custom_attributes); it != res.end())
     response.custom_attributes = std::string(it->value());
-  if (!res.keep_alive()) connection.reset();
+  if (!res.keep_alive() || write_ec) connection.reset();
   co_return StageOutcome{std::move(response), {}};
 }
 

@@ -24,10 +24,22 @@ struct HopHeaders {
   std::optional<std::string> traceparent;  // W3C Trace Context, the client's, to every stage
 };
 
+// A request body produced while it is sent (batch transform streaming an object with
+// MaxPayloadInMB 0). HTTP sends it with chunked transfer encoding. next() gives the next piece
+// and std::nullopt at the end; failure() then says whether the body could not be completed,
+// in which case the request is abandoned without its final chunk.
+class BodySource {
+ public:
+  virtual ~BodySource() = default;
+  virtual boost::asio::awaitable<std::optional<std::string>> next() = 0;
+  virtual std::optional<std::string> failure() const = 0;
+};
+
 struct StageRequest {
   std::string_view body;
   HopHeaders headers;
   std::chrono::steady_clock::time_point deadline;
+  BodySource* body_source = nullptr;  // set: the body comes from here instead of `body`
 };
 
 struct StageResponse {

@@ -82,6 +82,37 @@ def test_split_none_sends_each_object_whole(tmp_path):
     assert sorted(c["bytes"] for c in stage_log(log)) == [3000, 3000, 3000]
 
 
+def test_max_payload_zero_streams_each_object_in_one_chunked_request(tmp_path):
+    files = {"big.csv": csv_lines(200_000, width=4),  # about 6.8 MiB, past the default limit
+             "small.csv": b"1,2\n3,4\n", "empty.csv": b""}
+    make_inputs(tmp_path / "in", files)
+    log = tmp_path / "stage.jsonl"
+    spec = pipeline(batch_stage("first", record=log), *identity_pipeline(2)["stages"])
+    run = run_transform(tmp_path, spec, "--input", str(tmp_path / "in"), "--output",
+                        str(tmp_path / "out"), "--content-type", "text/csv", "--split-type",
+                        "Line", "--max-payload-mb", "0", "--strategy", "MultiRecord")
+    assert run.returncode == 0, run.log
+    assert outputs(tmp_path / "out") == {f"{k}.out": v for k, v in files.items()}
+    calls = stage_log(log)
+    # One request per object that has records, sent chunked: never held whole by tandem.
+    assert sorted(c["bytes"] for c in calls) == sorted([len(files["big.csv"]), 8])
+    assert all(c["chunked"] for c in calls)
+    assert run.object_report("big.csv")["Requests"] == 1
+    assert run.object_report("big.csv")["Records"] == 200_000
+
+
+def test_a_streamed_object_with_corrupt_framing_fails_with_the_record_named(tmp_path):
+    good = recordio([b"a" * 100, b"b" * 50])
+    make_inputs(tmp_path / "in", {"r.rec": good + b"\x00\x01\x02\x03garbage-after-records"})
+    run = run_transform(tmp_path, identity_pipeline(1), "--input", str(tmp_path / "in"),
+                        "--output", str(tmp_path / "out"), "--split-type", "RecordIO",
+                        "--max-payload-mb", "0")
+    assert run.returncode == 1, run.log
+    failure = run.object_report("r.rec")["Failure"]
+    assert failure["Error"] == "InputError" and "record 2" in failure["Message"], failure
+    assert not (tmp_path / "out/r.rec.out").exists()
+
+
 def test_recordio_multi_record_keeps_framing_single_record_sends_payloads(tmp_path):
     payloads = [b"alpha", b"be", b"gamma-delta-epsilon", b""]
     # A multi-part record: start, middle, end parts make one logical record.

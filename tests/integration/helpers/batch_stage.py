@@ -12,8 +12,8 @@ alive, answers GET /ping and POST /invocations. Its behaviour comes from the env
   BATCH_STAGE_JITTER_MS=N     sleep a random 0..N ms before answering
   BATCH_STAGE_DELAY_MS=N      sleep N ms before answering
   BATCH_STAGE_EXEC_PARAMS=J   answer GET /execution-parameters with the JSON J (else 404)
-  BATCH_STAGE_RECORD=PATH     append one JSON line per invocation: body size, content type,
-                              accept, the SAGEMAKER_* environment
+  BATCH_STAGE_RECORD=PATH     append one JSON line per invocation: body size, whether it came
+                              chunked, content type, accept, the SAGEMAKER_* environment
 """
 import json
 import os
@@ -56,6 +56,17 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _read_chunked(self) -> bytes:
+        pieces = []
+        while True:
+            size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return b"".join(pieces)
+            pieces.append(self.rfile.read(size))
+            self.rfile.readline()  # the CRLF after the chunk
+
     def do_GET(self):  # noqa: N802 - http.server's naming
         if self.path == "/ping":
             self._answer(200, b"")
@@ -66,14 +77,15 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):  # noqa: N802
         global _count
-        length = int(self.headers.get("Content-Length", "0"))
-        body = self.rfile.read(length)
+        chunked = self.headers.get("Transfer-Encoding", "").lower() == "chunked"
+        body = self._read_chunked() if chunked else self.rfile.read(
+            int(self.headers.get("Content-Length", "0")))
         with _lock:
             _count += 1
             number = _count
         content_type = self.headers.get("Content-Type", "application/octet-stream")
         if RECORD:
-            entry = {"bytes": len(body), "content_type": content_type,
+            entry = {"bytes": len(body), "content_type": content_type, "chunked": chunked,
                      "accept": self.headers.get("Accept"),
                      "env": {k: v for k, v in os.environ.items() if k.startswith("SAGEMAKER_")}}
             with _lock, open(RECORD, "a") as f:
