@@ -1,9 +1,10 @@
-// The `tandem` program: serve a pipeline as an endpoint, run it as a batch transform job, or
-// validate its spec.
+// The `tandem` program: serve a pipeline as an endpoint, run it as a batch transform job,
+// replay captured traffic through it, or validate its spec.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
 
+#include "pipeline/cli/replay.h"
 #include "pipeline/cli/serve.h"
 #include "pipeline/cli/transform.h"
 #include "pipeline/common/log.h"
@@ -45,6 +46,12 @@ int main(int argc, char** argv) {
   transform->add_option("spec", spec_path, "pipeline spec (pipeline.yaml)")->required();
   tandem::cli::add_transform_options(*transform, transform_args);
 
+  tandem::cli::ReplayArgs replay_args;
+  auto* replay = app.add_subcommand(
+      "replay", "re-run captured invocations through the pipeline and compare the answers");
+  replay->add_option("spec", spec_path, "pipeline spec (pipeline.yaml)")->required();
+  tandem::cli::add_replay_options(*replay, replay_args);
+
   auto* validate =
       app.add_subcommand("validate", "check a spec and print every error; starts nothing");
   validate->add_option("spec", spec_path, "pipeline spec (pipeline.yaml)")->required();
@@ -71,5 +78,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (transform->parsed()) return tandem::cli::transform(*spec, transform_args);
+  if (replay->parsed()) return tandem::cli::replay(*spec, replay_args);
   return tandem::cli::serve(*spec, serve_options);
 }

@@ -9,6 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <cstdlib>
 
+#include "pipeline/capture/endpoint_capture.h"
 #include "pipeline/chain/executor.h"
 #include "pipeline/chain/transport_factory.h"
 #include "pipeline/common/http_client.h"
@@ -70,6 +71,7 @@ struct App {
   std::vector<chain::StageTransport*> transport_of = views(transports);
   std::unique_ptr<chain::ChainExecutor> chain;
   std::unique_ptr<server::FrontServer> front;
+  std::unique_ptr<capture::EndpointCapture> capture;
   bool stop_requested = false;
   int exit_code = 0;
 
@@ -110,6 +112,11 @@ struct App {
     build_chain();
     front = std::make_unique<server::FrontServer>(io.get_executor(), spec, *chain, hooks());
     try {
+      if (spec.capture) {
+        capture = std::make_unique<capture::EndpointCapture>(spec, *spec.capture);
+        log::info("capturing {}% of invocations to {}", spec.capture->sampling_percentage,
+                  spec.capture->destination);
+      }
       const auto host = options.host.value_or(spec.server.host);
       const auto endpoint = front->listen(host, resolve_port(spec, options));
       front->start();
@@ -150,7 +157,23 @@ struct App {
         stages.push_back({s.state == supervisor::StageState::up, s.restarts});
       return stages;
     };
+    if (spec.capture) add_capture_hooks(h);
     return h;
+  }
+
+  void add_capture_hooks(server::FrontServerHooks& h) {
+    h.capture_sample = [this] {
+      if (!capture || !capture->sample()) return server::CaptureChoice::skip;
+      return capture->stages() ? server::CaptureChoice::with_stages
+                               : server::CaptureChoice::endpoint;
+    };
+    h.capture = [this](const chain::Invocation& request, const chain::InvocationResult& result,
+                       const std::string& request_id, const server::Response& answer) {
+      const auto content_type = answer[boost::beast::http::field::content_type];
+      capture->record(request, result,
+                      {request_id, static_cast<int>(answer.result_int()), answer.body(),
+                       std::string_view(content_type.data(), content_type.size())});
+    };
   }
 
   asio::awaitable<void> shutdown() {
@@ -163,6 +186,7 @@ struct App {
       if (left)
         log::warn("{} invocation(s) still in flight after drain_timeout_s; stopping anyway", left);
     }
+    if (capture) capture->close();
     co_await supervisor.stop();
     log::info("endpoint '{}' stopped", spec.name);
     io.stop();

@@ -271,16 +271,25 @@ asio::awaitable<Response> FrontServer::invoke(Request& request, const std::strin
   }
   const std::string inference_id = invocation->inference_id;
   const auto traceparent = invocation->traceparent;
+  std::optional<chain::Invocation> captured;
+  if (const auto choice = hooks_.capture_sample ? hooks_.capture_sample() : CaptureChoice::skip;
+      choice != CaptureChoice::skip) {
+    invocation->record_hops = choice == CaptureChoice::with_stages;
+    captured = *invocation;
+  }
   auto result = co_await chain_.invoke(std::move(*invocation));
   const int status = result.error ? proto::to_http_status(result.error->type) : 200;
   metrics_.record_invocation(status, result, result.error ? &*result.error : nullptr);
   log_invocation(inference_id, request_id, traceparent, status, result);
+  Response res;
   if (result.error) {
-    auto res = error_response(*result.error, request_id, version);
+    res = error_response(*result.error, request_id, version);
     res.set(proto::header::server_timing, server_timing(result));
-    co_return res;
+  } else {
+    res = success_response(result, request_id, version);
   }
-  co_return success_response(result, request_id, version);
+  if (captured) hooks_.capture(*captured, result, request_id, res);
+  co_return res;
 }
 
 asio::awaitable<std::size_t> FrontServer::drain(std::chrono::milliseconds grace) {

@@ -18,6 +18,8 @@
 
 namespace tandem::server {
 
+enum class CaptureChoice { skip, endpoint, with_stages };
+
 struct FrontServerHooks {
   // Why /ping must not answer 200 now (a stage down or unhealthy), or nullopt.
   std::function<std::optional<std::string>()> not_ready;
@@ -25,6 +27,13 @@ struct FrontServerHooks {
   std::function<boost::asio::awaitable<std::optional<std::string>>()> first_stage_parameters;
   // Each stage's health and restarts for GET /metrics, in spec order (the supervisor's view).
   std::function<std::vector<LiveValues::Stage>()> stage_health;
+  // Data capture: asked before each invocation that reaches the chain whether to keep a copy
+  // (and of every hop), then handed that copy with the answer. Both must return at once.
+  // Unset: nothing is captured and nothing is copied.
+  std::function<CaptureChoice()> capture_sample;
+  std::function<void(const chain::Invocation& request, const chain::InvocationResult& result,
+                     const std::string& request_id, const Response& answer)>
+      capture;
 };
 
 class FrontServer {

@@ -13,6 +13,7 @@
 #include <limits>
 #include <system_error>
 
+#include "pipeline/spec/capture_spec.h"
 #include "pipeline/spec/stages.h"
 #include "pipeline/spec/values.h"
 #include "pipeline/spec/yaml_reader.h"
@@ -20,8 +21,8 @@
 namespace tandem::spec {
 namespace {
 
-constexpr std::array<std::string_view, 6> kRootKeys = {
-    "version", "name", "mode", "server", "execution_parameters", "stages",
+constexpr std::array<std::string_view, 7> kRootKeys = {
+    "version", "name", "mode", "server", "execution_parameters", "stages", "capture",
 };
 constexpr std::array<std::string_view, 9> kServerKeys = {
     "host",
@@ -158,6 +159,7 @@ void read_root(Context& ctx, const YAML::Node& root, const std::filesystem::path
   if (auto v = fields.get("execution_parameters")) {
     read_execution_parameters(ctx, *v, spec.execution_parameters);
   }
+  if (auto v = fields.get("capture")) spec.capture = read_capture(ctx, *v, base_dir);
 }
 
 void read_text(Context& ctx, const std::string& yaml_text, const std::filesystem::path& base_dir,

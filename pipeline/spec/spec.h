@@ -60,12 +60,29 @@ struct StageSpec {
   bool mount_model_dir = false;
 };
 
+// Data capture (docs/capture.md): what `tandem serve` records of the invocations it answers,
+// in SageMaker's Model Monitor format, and how its files are rotated.
+struct CaptureSpec {
+  std::string destination;  // an absolute local folder, or s3://bucket/prefix
+  std::uint32_t sampling_percentage = 100;
+  bool input = true;   // modes: Input
+  bool output = true;  // modes: Output
+  std::vector<std::string> csv_content_types{"text/csv"};
+  std::vector<std::string> json_content_types{"application/json"};
+  bool stages = false;  // also each stage's input and output
+  std::uint64_t max_file_bytes = 64ull * 1024 * 1024;
+  std::chrono::milliseconds rotate_interval{60'000};  // a file is committed at most this late
+  std::uint32_t queue_records = 1024;
+  std::uint64_t queue_bytes = 64ull * 1024 * 1024;
+};
+
 struct PipelineSpec {
   std::string name;
   Mode mode = Mode::serial;
   ServerSpec server;
   ExecutionParameters execution_parameters;
   std::vector<StageSpec> stages;
+  std::optional<CaptureSpec> capture;
   std::string source;  // the file it was loaded from ("<string>" for text)
 
   const StageSpec* find_stage(std::string_view name) const;

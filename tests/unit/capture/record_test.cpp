@@ -1,0 +1,211 @@
+// The capture record format, field by field against contract section 5's example, encodings,
+// the optional fields and tandem's extension, and reading records back.
+#include "pipeline/capture/record.h"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "pipeline/capture/base64.h"
+
+namespace tandem::capture {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+std::chrono::system_clock::time_point example_time() {
+  return *parse_inference_time("2022-02-14T17:25:49Z");
+}
+
+Event example_event() {
+  Event event;
+  event.event_id = "5d1c4a3e-7c4b-4f7e-9d0c-2d3c5b1a0e9f";
+  event.inference_time = example_time();
+  event.input = Payload{"text/csv", "1,2,3"};
+  event.output = Payload{"text/csv; charset=utf-8", "0.025"};
+  return event;
+}
+
+std::vector<std::string> keys_of(const Json& object) {
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : object.items()) keys.push_back(key);
+  return keys;
+}
+
+TEST_CASE("a record has exactly the fields of the contract's example, in its order") {
+  const Json line = Json::parse(to_json_line(example_event(), ContentTypeRules{}));
+  CHECK(keys_of(line) == std::vector<std::string>{"captureData", "eventMetadata", "eventVersion"});
+  CHECK(keys_of(line["captureData"]) ==
+        std::vector<std::string>{"endpointInput", "endpointOutput"});
+  const auto& input = line["captureData"]["endpointInput"];
+  CHECK(keys_of(input) ==
+        std::vector<std::string>{"observedContentType", "mode", "data", "encoding"});
+  CHECK(input["observedContentType"] == "text/csv");
+  CHECK(input["mode"] == "INPUT");
+  CHECK(input["data"] == "1,2,3");
+  CHECK(input["encoding"] == "CSV");
+  const auto& output = line["captureData"]["endpointOutput"];
+  CHECK(output["observedContentType"] == "text/csv; charset=utf-8");
+  CHECK(output["mode"] == "OUTPUT");
+  CHECK(output["data"] == "0.025");
+  CHECK(output["encoding"] == "CSV");
+  CHECK(keys_of(line["eventMetadata"]) == std::vector<std::string>{"eventId", "inferenceTime"});
+  CHECK(line["eventMetadata"]["eventId"] == "5d1c4a3e-7c4b-4f7e-9d0c-2d3c5b1a0e9f");
+  CHECK(line["eventMetadata"]["inferenceTime"] == "2022-02-14T17:25:49Z");
+  CHECK(line["eventVersion"] == "0");
+}
+
+TEST_CASE("a record is one line") {
+  auto event = example_event();
+  event.input->data = "1,2,3\n4,5,6\n";
+  const auto text = to_json_line(event, ContentTypeRules{});
+  CHECK(text.find('\n') == std::string::npos);
+}
+
+TEST_CASE("inference id and custom attributes are recorded only when sent") {
+  auto event = example_event();
+  event.inference_id = "req-7";
+  event.custom_attributes = "trace=abc";
+  const Json line = Json::parse(to_json_line(event, ContentTypeRules{}));
+  CHECK(keys_of(line["eventMetadata"]) ==
+        std::vector<std::string>{"eventId", "inferenceTime", "inferenceId", "customAttributes"});
+  CHECK(line["eventMetadata"]["inferenceId"] == "req-7");
+  CHECK(line["eventMetadata"]["customAttributes"] == "trace=abc");
+}
+
+TEST_CASE("content types not listed are stored as base64; JSON ones as JSON text") {
+  ContentTypeRules rules;
+  auto event = example_event();
+  event.input = Payload{"application/x-npy", std::string("\x93NUMPY\x00\x01", 8)};
+  event.output = Payload{"Application/JSON; charset=utf-8", R"({"score":0.5})"};
+  const Json line = Json::parse(to_json_line(event, rules));
+  const auto& input = line["captureData"]["endpointInput"];
+  CHECK(input["encoding"] == "BASE64");
+  CHECK(input["data"] == base64_encode(std::string("\x93NUMPY\x00\x01", 8)));
+  const auto& output = line["captureData"]["endpointOutput"];
+  CHECK(output["encoding"] == "JSON");
+  CHECK(output["data"] == R"({"score":0.5})");
+}
+
+TEST_CASE("a listed content type whose body is not UTF-8 is stored as base64") {
+  auto event = example_event();
+  event.input->data = "1,\xff,3";
+  const Json line = Json::parse(to_json_line(event, ContentTypeRules{}));
+  CHECK(line["captureData"]["endpointInput"]["encoding"] == "BASE64");
+  CHECK(base64_decode(line["captureData"]["endpointInput"]["data"].get<std::string>()) ==
+        "1,\xff,3");
+}
+
+TEST_CASE("the lists of text content types are the capture config's") {
+  ContentTypeRules rules{{"text/plain"}, {}};
+  CHECK(rules.encoding_for("text/plain", "x") == Encoding::csv);
+  CHECK(rules.encoding_for("text/csv", "x") == Encoding::base64);
+  CHECK(rules.encoding_for("application/json", "{}") == Encoding::base64);
+}
+
+TEST_CASE("modes: a record holds only what was captured") {
+  auto event = example_event();
+  event.output.reset();
+  const Json line = Json::parse(to_json_line(event, ContentTypeRules{}));
+  CHECK(keys_of(line["captureData"]) == std::vector<std::string>{"endpointInput"});
+}
+
+TEST_CASE("tandem's extension appears only when it has something to say") {
+  auto event = example_event();
+  event.accept = "application/json";
+  event.status = 424;
+  StageRecord stage{"featurize",
+                    "container-1",
+                    200,
+                    std::chrono::microseconds(1500),
+                    Payload{"text/csv", "1,2,3"},
+                    Payload{"text/csv", "0.1,0.2"}};
+  event.stages.push_back(stage);
+  const Json line = Json::parse(to_json_line(event, ContentTypeRules{}));
+  CHECK(keys_of(line) ==
+        std::vector<std::string>{"captureData", "eventMetadata", "eventVersion", "tandem"});
+  CHECK(line["tandem"]["accept"] == "application/json");
+  CHECK(line["tandem"]["status"] == 424);
+  const auto& s = line["tandem"]["stages"][0];
+  CHECK(s["stage"] == "featurize");
+  CHECK(s["container"] == "container-1");
+  CHECK(s["status"] == 200);
+  CHECK(s["durationUs"] == 1500);
+  CHECK(s["input"]["mode"] == "INPUT");
+  CHECK(s["output"]["data"] == "0.1,0.2");
+}
+
+TEST_CASE("a record reads back as the event it was written from") {
+  auto event = example_event();
+  event.inference_id = "id-1";
+  event.custom_attributes = "a=b";
+  event.accept = "text/csv";
+  event.input = Payload{"application/octet-stream", std::string("\0\1\2", 3)};
+  event.stages.push_back({"model", "container-2", 500, std::chrono::microseconds(7),
+                          Payload{"text/csv", "1"}, Payload{"text/plain", "boom"}});
+  const auto parsed = parse_json_line(to_json_line(event, ContentTypeRules{}));
+  REQUIRE(parsed.event);
+  const Event& back = *parsed.event;
+  CHECK(back.event_id == event.event_id);
+  CHECK(back.inference_time == event.inference_time);
+  CHECK(back.inference_id == "id-1");
+  CHECK(back.custom_attributes == "a=b");
+  CHECK(back.accept == "text/csv");
+  REQUIRE(back.input);
+  CHECK(back.input->data == std::string("\0\1\2", 3));
+  CHECK(back.input->encoding == Encoding::base64);
+  CHECK(back.output->data == "0.025");
+  CHECK(back.output->encoding == Encoding::csv);
+  REQUIRE(back.stages.size() == 1);
+  CHECK(back.stages[0].stage == "model");
+  CHECK(back.stages[0].status == 500);
+  CHECK(back.stages[0].output->data == "boom");
+}
+
+TEST_CASE("SageMaker's own records read, with fractional seconds") {
+  const auto parsed = parse_json_line(
+      R"({"captureData":{"endpointInput":{"observedContentType":"text/csv","mode":"INPUT","data":"1,2,3","encoding":"CSV"},)"
+      R"("endpointOutput":{"observedContentType":"text/csv; charset=utf-8","mode":"OUTPUT","data":"MC4wMjU=","encoding":"BASE64"}},)"
+      R"("eventMetadata":{"eventId":"e1","inferenceTime":"2022-02-14T17:25:49.123Z"},"eventVersion":"0"})");
+  REQUIRE(parsed.event);
+  CHECK(parsed.event->output->data == "0.025");
+  CHECK(format_inference_time(parsed.event->inference_time) == "2022-02-14T17:25:49Z");
+}
+
+TEST_CASE("lines that are not capture records say what is wrong") {
+  CHECK(parse_json_line("{not json").error.message == "not valid JSON");
+  CHECK(parse_json_line("[1]").error.message == "expected a JSON object");
+  CHECK(parse_json_line(R"({"captureData":{}})").error.message == "eventMetadata: missing");
+  CHECK(
+      parse_json_line(
+          R"({"captureData":{"endpointInput":{"observedContentType":"a/b","mode":"INPUT","data":"!!","encoding":"BASE64"}},"eventMetadata":{"eventId":"x"}})")
+          .error.message == "captureData.endpointInput.data: not valid base64");
+  CHECK(
+      parse_json_line(
+          R"({"captureData":{"endpointInput":{"observedContentType":"a/b","mode":"INPUT","data":"x","encoding":"XML"}},"eventMetadata":{"eventId":"x"}})")
+          .error.message ==
+      "captureData.endpointInput.encoding: expected CSV, JSON or BASE64, got \"XML\"");
+}
+
+TEST_CASE("base64 round trips and rejects what is not base64") {
+  CHECK(base64_encode("") == "");
+  CHECK(base64_encode("f") == "Zg==");
+  CHECK(base64_encode("fo") == "Zm8=");
+  CHECK(base64_encode("foo") == "Zm9v");
+  CHECK(base64_encode("foobar") == "Zm9vYmFy");
+  for (const std::string text : {"", "f", "fo", "foo", "foob", "fooba", "foobar"})
+    CHECK(base64_decode(base64_encode(text)) == text);
+  CHECK_FALSE(base64_decode("Zm9"));
+  CHECK_FALSE(base64_decode("Zm9v!A=="));
+  CHECK_FALSE(base64_decode("Z=9v"));
+}
+
+TEST_CASE("UTF-8 validity") {
+  CHECK(is_valid_utf8("plain"));
+  CHECK(is_valid_utf8("caf\xc3\xa9"));
+  CHECK_FALSE(is_valid_utf8("\xc3"));
+  CHECK_FALSE(is_valid_utf8("\xed\xa0\x80"));  // a surrogate
+  CHECK_FALSE(is_valid_utf8("\xc0\xaf"));      // overlong
+}
+
+}  // namespace
+}  // namespace tandem::capture
