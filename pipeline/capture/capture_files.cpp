@@ -85,7 +85,8 @@ ObjectEvents read_capture_file(storage::ObjectStore& store, const std::string& k
 }
 
 ObjectEvents read_input_object(storage::ObjectStore& store, const std::string& key,
-                               const std::string& display_name, const InputSettings& settings) {
+                               const std::string& display_name, const std::string& id_prefix,
+                               const InputSettings& settings) {
   ObjectEvents out;
   auto stream = store.open(key);
   auto splitter = transform::make_splitter(settings.split_type, kMaxRecordBytes);
@@ -96,7 +97,7 @@ ObjectEvents read_input_object(storage::ObjectStore& store, const std::string& k
     }
     for (auto& record : *records) {
       Event event;
-      event.event_id = fmt::format("{}#{}", display_name, record.index + 1);
+      event.event_id = fmt::format("{}#{}", id_prefix, record.index + 1);
       event.accept = settings.accept;
       event.input = Payload{settings.content_type, std::string(record.content()), Encoding::base64};
       out.events.push_back({std::move(event), {display_name, record.index + 1}});

@@ -57,7 +57,9 @@ struct InputSettings {
   std::optional<std::string> accept;
   transform::SplitType split_type = transform::SplitType::none;
 };
+// Event ids are `<id_prefix>#<record number>`, e.g. "a.csv#3".
 ObjectEvents read_input_object(storage::ObjectStore& store, const std::string& key,
-                               const std::string& display_name, const InputSettings& settings);
+                               const std::string& display_name, const std::string& id_prefix,
+                               const InputSettings& settings);
 
 }  // namespace tandem::capture

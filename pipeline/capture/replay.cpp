@@ -144,11 +144,14 @@ asio::awaitable<void> Replayer::replay_object(const Objects& objects, const std:
                                               const std::string& key) {
   const std::string name = display_name(objects, uri, key);
   auto& store = *objects.location.store;
-  auto read =
-      options_.input
-          ? std::function<ObjectEvents()>(
-                [&] { return read_input_object(store, key, name, options_.input_settings); })
-          : std::function<ObjectEvents()>([&] { return read_capture_file(store, key, name); });
+  // An input record's id: the object's name (its path under the input URI) and number.
+  const std::string id_prefix = key == objects.location.prefix
+                                    ? std::filesystem::path(key).filename().string()
+                                    : key.substr(objects.location.prefix.size());
+  std::function<ObjectEvents()> read = [&] { return read_capture_file(store, key, name); };
+  if (options_.input) {
+    read = [&] { return read_input_object(store, key, name, id_prefix, options_.input_settings); };
+  }
   ObjectEvents read_events = co_await off_loop(io_, std::move(read));
   for (auto& line : read_events.malformed) summary_.malformed.push_back(std::move(line));
   std::vector<SourcedEvent> events;
