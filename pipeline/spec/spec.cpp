@@ -164,7 +164,7 @@ void read_root(Context& ctx, const YAML::Node& root, const std::filesystem::path
 
 void read_text(Context& ctx, const std::string& yaml_text, const std::filesystem::path& base_dir,
                PipelineSpec& spec) {
-  const std::vector<YAML::Node> documents = YAML::LoadAll(yaml_text);
+  const std::vector<YAML::Node> documents = load_all_documents(yaml_text);
   if (documents.empty() || documents.front().IsNull()) {
     ctx.error(YAML::Mark(), "", "the spec is empty; expected a map with at least name and stages");
     return;

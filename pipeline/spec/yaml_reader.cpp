@@ -1,10 +1,12 @@
 #include "pipeline/spec/yaml_reader.h"
 
 #include <fmt/format.h>
+#include <yaml-cpp/eventhandler.h>
 
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <sstream>
 
 #include "pipeline/spec/did_you_mean.h"
 #include "pipeline/spec/expand_env.h"
@@ -25,6 +27,33 @@ YAML::Mark mark_of(const YAML::Node& key, const YAML::Node& value) {
   return value.Mark();
 }
 
+// Where each document of a stream starts; stuck_at() is set once one starts where the previous
+// one did.
+class DocumentStarts final : public YAML::EventHandler {
+ public:
+  std::optional<YAML::Mark> stuck_at() const { return stuck_; }
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (last_ && last_->pos == mark.pos) stuck_ = mark;
+    last_ = mark;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+ private:
+  std::optional<YAML::Mark> last_;
+  std::optional<YAML::Mark> stuck_;
+};
+
 std::string unknown_key_message(std::string_view key, std::span<const std::string_view> known) {
   if (auto suggestion = did_you_mean(key, known)) {
     return fmt::format("unknown key; did you mean \"{}\"?", *suggestion);
@@ -40,6 +69,20 @@ bool parse_whole(std::string_view text, T& out, std::errc& error) {
 }
 
 }  // namespace
+
+std::vector<YAML::Node> load_all_documents(const std::string& text) {
+  std::istringstream stream(text);
+  YAML::Parser parser(stream);
+  DocumentStarts starts;
+  while (!starts.stuck_at() && parser.HandleNextDocument(starts)) {
+  }
+  if (const auto at = starts.stuck_at()) {
+    const auto pos = static_cast<std::size_t>(at->pos);
+    throw YAML::ParserException(
+        *at, pos < text.size() ? fmt::format("unexpected '{}'", text[pos]) : "unexpected end");
+  }
+  return YAML::LoadAll(text);  // the same parse, which the scan above showed to end
+}
 
 std::string quote(std::string_view text) {
   if (text.size() <= kMaxQuotedLength) return fmt::format("\"{}\"", text);

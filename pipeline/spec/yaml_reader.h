@@ -31,6 +31,12 @@ class Context {
   std::vector<SpecError> errors_;
 };
 
+// The documents of a YAML stream, as YAML::LoadAll gives them. yaml-cpp 0.7's LoadAll never
+// returns on a token no node can start with (a stream starting with ",", yaml-cpp issue 1040):
+// its parser reports an empty document there without consuming the token, forever. This throws
+// YAML::ParserException at that token instead.
+std::vector<YAML::Node> load_all_documents(const std::string& text);
+
 // A node with its key path and the position errors about it should point at.
 struct Value {
   YAML::Node node;

@@ -332,6 +332,13 @@ TEST_CASE("YAML syntax errors carry the parser's position", "[errors]") {
         Lines{"pipeline.yaml:4:4: invalid YAML: end of sequence not found"});
 }
 
+// yaml-cpp 0.7's LoadAll loops forever, allocating, on these (found by tests/fuzz/spec_fuzzer).
+TEST_CASE("a token no document can start with is a YAML error, not a hang", "[errors]") {
+  CHECK(errors_of(",\"") == Lines{"pipeline.yaml:1:1: invalid YAML: unexpected ','"});
+  CHECK(errors_of("name: a\nstages:\n  - command: [x]\n---\n, b\n") ==
+        Lines{"pipeline.yaml:5:1: invalid YAML: unexpected ','"});
+}
+
 TEST_CASE("the document must be one map", "[errors]") {
   const Lines empty{
       "pipeline.yaml:1:1: the spec is empty; expected a map with at least name and stages"};
