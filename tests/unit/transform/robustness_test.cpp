@@ -1,6 +1,6 @@
 // Arbitrary input must give a value or an error, never undefined behaviour (this runs under
-// ASan and UBSan in the sanitizer build). Deterministic: fixed seeds, fixed sizes. A stand-in
-// until the parsers get libFuzzer entry points.
+// ASan and UBSan in the sanitizer build). Deterministic: fixed seeds, fixed sizes. The
+// libFuzzer targets of tests/fuzz search much further; these run with every unit test.
 #include <catch2/catch.hpp>
 #include <random>
 #include <string>
@@ -97,6 +97,23 @@ TEST_CASE("JSONPath, CSV and JSON parsers take arbitrary text", "[robustness]") 
   }
   CHECK(parse_json(std::string(100'000, '[')).error().message ==
         "JSON nested deeper than 512 levels");
+}
+
+// nlohmann throws out_of_range, not parse_error, for these (found by tests/fuzz/json_path_fuzzer).
+TEST_CASE("a number too large for a double is a JSON error, not an exception", "[robustness]") {
+  CHECK(parse_json("[1e400]").error().message == "not valid JSON: number overflow parsing '1e400'");
+  CHECK(parse_json(R"({"a": -1E+999})").error().message ==
+        "not valid JSON: number overflow parsing '-1E+999'");
+  const auto processor =
+      DataProcessor::create({"$.a", "$", JoinSource::none}, DataFormat::json).value();
+  Record record;
+  record.framed = R"({"a": 1e400})";
+  record.content_size = record.framed.size();
+  CHECK(processor.filter_input(record).error().message ==
+        "record 0 (byte offset 0): InputFilter \"$.a\": not valid JSON: number overflow parsing "
+        "'1e400'");
+  CHECK(parse_manifest(R"([{"prefix": "p/"}, 1e400])").error().message ==
+        "manifest: not valid JSON: number overflow parsing '1e400'");
 }
 
 TEST_CASE("Job and manifest parsers take damaged documents", "[robustness]") {
