@@ -2,11 +2,14 @@
 BUILD_TEST    := build/asan
 BUILD_RELEASE := build/release
 BUILD_TSAN    ?= build/tsan
+BUILD_FUZZ    ?= build/fuzz
+FUZZ_SECONDS  ?= 5
+FUZZ_RUNS     ?= 1000000
 JOBS          ?= 2
 DEMO_SPEC     ?= examples/breast-cancer/pipeline.yaml
 DEMO_PORT     ?= 8080
 
-.PHONY: all setup release build-test demo test tsan bench-shm clean format
+.PHONY: all setup release build-test demo test tsan bench-shm fuzz-build fuzz fuzz-long clean format
 
 all: release
 
@@ -33,6 +36,21 @@ demo: release
 
 test: build-test
 	ctest --test-dir $(BUILD_TEST) --output-on-failure -j$(JOBS)
+	$(MAKE) --no-print-directory fuzz
+
+# The libFuzzer targets (tests/fuzz, clang-14, ASan+UBSan) in their own build: FUZZ_SECONDS
+# each on the seed corpus in `make test`, FUZZ_RUNS executions each in `make fuzz-long`
+# (docs/reliability.md).
+fuzz-build: setup
+	cmake -S . -B $(BUILD_FUZZ) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTANDEM_FUZZ=ON \
+	  -DCMAKE_CXX_COMPILER=clang++-14
+	cmake --build $(BUILD_FUZZ) -j$(JOBS)
+
+fuzz: fuzz-build
+	tests/fuzz/run.sh $(BUILD_FUZZ) -max_total_time=$(FUZZ_SECONDS)
+
+fuzz-long: fuzz-build
+	tests/fuzz/run.sh $(BUILD_FUZZ) -runs=$(FUZZ_RUNS)
 
 # The shared-memory ring, transport and SDK server under ThreadSanitizer (docs/shm.md).
 tsan: setup

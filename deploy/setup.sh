@@ -10,6 +10,7 @@ PACKAGES=(
   wrk python3 python3-flask python3-gunicorn python3-sklearn python3-xgboost
   python3-boto3 python3-yaml python3-numpy python3-pytest procps
   prometheus yamllint shellcheck
+  clang-14 libclang-rt-14-dev
 )
 
 missing=()

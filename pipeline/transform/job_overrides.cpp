@@ -73,7 +73,7 @@ class OverrideReader {
                                      kMaxEnvironmentValueLength, value.size()));
         continue;
       }
-      auto same_key = [&key](const auto& entry) { return entry.first == key; };
+      auto same_key = [&wanted = key](const auto& entry) { return entry.first == wanted; };
       auto found = std::find_if(job.environment.begin(), job.environment.end(), same_key);
       if (found != job.environment.end()) {
         found->second = value;
