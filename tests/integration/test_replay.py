@@ -3,9 +3,13 @@ a running endpoint; all matching on an unchanged pipeline, differences (with the
 differing field and stage) on a changed one, the tolerance boundary, malformed lines, traces,
 --only, and batch input records."""
 import json
+import shutil
+
+import pytest
 
 from capture_support import capture_line, records, run_replay
-from harness import identity
+from harness import bin_dir, identity
+from models_reference import BREAST_CANCER, example_spec
 from transform_support import batch_stage
 
 
@@ -159,7 +163,7 @@ def test_batch_input_records_replay_one_by_one(tmp_path):
     data = tmp_path / "input.csv"
     data.write_text("1,2\n3,4\n5,6\n")
     traces = tmp_path / "traces"
-    spec = pipeline(identity("feat", append=",f"), batch_stage("model", mode="sum"))
+    spec = pipeline(identity("feat", append=",10"), batch_stage("model", mode="sum"))
     run = run_replay(tmp_path, spec, "--input", str(data), "--content-type", "text/csv",
                      "--split-type", "Line", "--trace", str(traces))
     assert run.returncode == 0, run.stdout + run.log
@@ -168,7 +172,9 @@ def test_batch_input_records_replay_one_by_one(tmp_path):
         "answer")
     trace = json.loads((traces / "input.csv_2.json").read_text())
     assert trace["request"]["body"] == "3,4"
-    assert [s["received"]["body"] for s in trace["stages"]] == ["3,4", "3,4,f"]
+    assert trace["eventId"] == "input.csv#2"
+    assert [s["received"]["body"] for s in trace["stages"]] == ["3,4", "3,4,10"]
+    assert trace["answer"]["body"] == "17.0"
 
 
 def test_an_unreadable_capture_exits_3(tmp_path):
@@ -176,3 +182,50 @@ def test_an_unreadable_capture_exits_3(tmp_path):
                      str(tmp_path / "nothing-here"))
     assert run.returncode == 3
     assert "replay cannot run" in run.log
+
+
+def test_breast_cancer_capture_then_replay_end_to_end(tandem_factory, tmp_path):
+    """The worked example of docs/capture.md: serve the demo with capture, send held-out rows,
+    stop; replay through the same pipeline (all match) and through one whose postprocessor has
+    a stricter threshold (the changed answers, each traced to the postprocess stage)."""
+    missing = [p for p in ("tandem-featurize", "tandem-xgboost", "tandem-postprocess")
+               if not (bin_dir() / p).is_file()]
+    if missing:
+        pytest.fail(f"{', '.join(missing)} not built in {bin_dir()}", pytrace=False)
+    folder = tmp_path / "capture"
+    endpoint = tandem_factory(example_spec(BREAST_CANCER, "pipeline-capture.yaml"),
+                              env={"TANDEM_CAPTURE_DIR": str(folder)})
+    rows = (BREAST_CANCER / "heldout.csv").read_text().splitlines()[:20]
+    for row in rows:
+        assert endpoint.invoke(row.encode()).status == 200
+    assert endpoint.terminate() == 0
+    captured = records(folder)
+    assert len(captured) == 20
+    assert all(len(r["tandem"]["stages"]) == 3 for r in captured)
+
+    same = run_replay(tmp_path, example_spec(BREAST_CANCER), "--capture", str(folder),
+                      name="same")
+    assert same.returncode == 0, same.stdout + same.log
+    assert same.stdout.splitlines()[-1] == "replay: 20 event(s): 20 matched, 0 differed, 0 failed"
+
+    strict_model = tmp_path / "postprocess"
+    shutil.copytree(BREAST_CANCER / "model" / "postprocess", strict_model)
+    config = json.loads((strict_model / "postprocess.json").read_text())
+    config["threshold"] = 0.9
+    (strict_model / "postprocess.json").write_text(json.dumps(config))
+    strict = example_spec(BREAST_CANCER)
+    strict["stages"][2]["model_dir"] = str(strict_model)
+    run = run_replay(tmp_path, strict, "--capture", str(folder), name="strict")
+    assert run.returncode == 1, run.stdout + run.log
+    flipped = set()
+    for record in captured:
+        [prediction] = json.loads(record["captureData"]["endpointOutput"]["data"])["predictions"]
+        if prediction["label"] == "malignant" and prediction["score"] < 0.9:
+            flipped.add(record["eventMetadata"]["eventId"])
+    assert flipped, "the held-out rows should include a malignant score below 0.9"
+    differed = [r for r in run.report["results"] if r["outcome"] == "differed"]
+    assert {r["eventId"] for r in differed} == flipped
+    for result in differed:
+        assert result["difference"]["where"] == "$.predictions[0].label"
+        assert result["firstDifferingStage"]["stage"] == "postprocess"
+        assert result["firstDifferingStage"]["container"] == "container-3"
