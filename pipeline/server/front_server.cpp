@@ -170,6 +170,13 @@ asio::awaitable<void> FrontServer::session(tcp::socket socket) {
     bool keep_alive = false;
     if (refused) {
       res = error_response(*refused, random_request_id(), 11);
+      if (refused->type == proto::ErrorType::payload_too_large) {
+        // The header was read: an invocation refused for its size counts as one.
+        auto route = match_route(parser.get().method(), parser.get().target(), spec_.name);
+        if (route && *route == Route::invocations)
+          metrics_.record_invocation(static_cast<int>(res.result_int()), chain::InvocationResult{},
+                                     &*refused);
+      }
     } else {
       auto request = parser.release();
       keep_alive = request.keep_alive();

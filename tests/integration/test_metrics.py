@@ -112,8 +112,15 @@ def test_metrics_follow_invocations_errors_and_restarts(tandem_factory):
     assert m['tandem_invocations_total{status_class="2xx"}'] == 3
 
 
-def test_metrics_route_is_get_only(tandem_factory):
-    tandem = tandem_factory({"name": NAME, "stages": [identity("a")]})
+def test_metrics_route_is_get_only_and_oversize_bodies_count(tandem_factory):
+    tandem = tandem_factory({"name": NAME, "server": {"max_payload_mb": 0.001},
+                             "stages": [identity("a")]})
     res = tandem.request("POST", "/metrics", b"")
     assert res.status == 405, res
     assert res.header("Allow") == "GET"
+    res = tandem.invoke(b"x" * 2000)  # over max_payload_mb: refused before its body is read
+    assert res.status == 413, res
+    _, m = scrape(tandem)
+    assert m['tandem_invocations_total{status_class="4xx"}'] == 1
+    assert m['tandem_invocation_errors_total{error_type="ValidationError",status="413"}'] == 1
+    assert m["tandem_model_latency_seconds_count"] == 0
