@@ -10,6 +10,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kEventOverheadBytes = 256;
 constexpr auto kDropReportInterval = std::chrono::seconds(10);
+constexpr auto kErrorReportInterval = std::chrono::seconds(10);
 
 std::size_t payload_bytes(const std::optional<Payload>& payload) {
   return payload ? payload->data.size() + payload->content_type.size() : 0;
@@ -121,9 +122,15 @@ void CaptureWriter::write(Event& event) {
     ++file_->records;
   } catch (const std::exception& e) {
     const std::uint64_t lost = (file_ ? file_->records : 0) + 1;
-    log::error("capture: cannot write to {}: {}; {} record(s) lost", destination_.uri, e.what(),
-               lost);
     failed_ += lost;
+    // A destination that is down fails every record: say so at most every 10 seconds.
+    const auto now = Clock::now();
+    if (errors_reported_at_ == Clock::time_point{} ||
+        now - errors_reported_at_ >= kErrorReportInterval) {
+      log::error("capture: cannot write to {}: {}; {} record(s) lost so far", destination_.uri,
+                 e.what(), failed_.load());
+      errors_reported_at_ = now;
+    }
     if (file_) file_->output->abort();
     file_.reset();
   }

@@ -93,6 +93,7 @@ class CaptureWriter {
   std::optional<OpenFile> file_;
   std::uint64_t drops_reported_ = 0;
   std::chrono::steady_clock::time_point drops_reported_at_{};
+  std::chrono::steady_clock::time_point errors_reported_at_{};
 
   std::thread thread_;
 };

@@ -247,6 +247,28 @@ TEST_CASE("the queue is bounded in bytes too") {
   CHECK(writer.counts().dropped == 1);
 }
 
+// A store that refuses every write, as an unreachable S3 bucket does.
+class BrokenStore final : public storage::ObjectStore {
+ public:
+  std::vector<storage::ObjectInfo> list(const std::string&) override { return {}; }
+  std::unique_ptr<storage::InputStream> open(const std::string&) override { return nullptr; }
+  bool exists(const std::string&) override { return false; }
+  void remove(const std::string&) override {}
+  std::unique_ptr<storage::OutputObject> create(const std::string& key) override {
+    throw storage::StorageError("s3://bucket/" + key + ": PUT failed: 503 SlowDown");
+  }
+};
+
+TEST_CASE("records the destination refuses are counted as lost; the writer carries on") {
+  CaptureWriter writer(storage::Location{std::make_unique<BrokenStore>(), "", "s3://bucket/"},
+                       options());
+  for (int i = 0; i < 3; ++i) REQUIRE(writer.submit(event_at(at("2024-03-05T07:08:09Z"))));
+  writer.close();
+  CHECK(writer.counts().failed == 3);
+  CHECK(writer.counts().written == 0);
+  CHECK(writer.counts().files == 0);
+}
+
 TEST_CASE("events submitted after close are dropped") {
   TempDir dir;
   CaptureWriter writer(open_destination(dir.path().string()), options());
