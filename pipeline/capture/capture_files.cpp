@@ -18,13 +18,23 @@ void take_line(std::string_view line, const std::string& name, std::size_t numbe
   if (line.find_first_not_of(" \t") == std::string_view::npos) return;
   auto parsed = parse_json_line(line);
   if (!parsed.event) {
-    out.malformed.push_back({{name, number}, parsed.error.message});
+    out.malformed.push_back(MalformedLine::at(name, number, std::move(parsed.error.message)));
     return;
   }
   out.events.push_back({std::move(*parsed.event), {name, number}});
 }
 
 }  // namespace
+
+// Built member by member: GCC 12 at -O3 reports a false -Wmaybe-uninitialized for the nested
+// braced initialisation of these strings.
+MalformedLine MalformedLine::at(std::string file, std::size_t line, std::string message) {
+  MalformedLine malformed;
+  malformed.source.file = std::move(file);
+  malformed.source.line = line;
+  malformed.message = std::move(message);
+  return malformed;
+}
 
 std::string Source::to_string() const {
   return fmt::format("{}:{}", file, line);
@@ -68,9 +78,9 @@ ObjectEvents read_capture_file(storage::ObjectStore& store, const std::string& k
       }
       if (end == std::string_view::npos) break;
       if (too_long) {
-        out.malformed.push_back(
-            {{display_name, number},
-             fmt::format("line longer than {} MiB", kMaxCaptureLineBytes / (1024 * 1024))});
+        out.malformed.push_back(MalformedLine::at(
+            display_name, number,
+            fmt::format("line longer than {} MiB", kMaxCaptureLineBytes / (1024 * 1024))));
       } else {
         take_line(line, display_name, number, out);
       }
@@ -92,7 +102,7 @@ ObjectEvents read_input_object(storage::ObjectStore& store, const std::string& k
   auto splitter = transform::make_splitter(settings.split_type, kMaxRecordBytes);
   auto take = [&](transform::Result<std::vector<transform::Record>> records) {
     if (!records) {
-      out.malformed.push_back({{display_name, 0}, records.error().message});
+      out.malformed.push_back(MalformedLine::at(display_name, 0, records.error().message));
       return false;
     }
     for (auto& record : *records) {

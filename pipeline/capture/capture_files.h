@@ -29,6 +29,7 @@ struct SourcedEvent {
 struct MalformedLine {
   Source source;
   std::string message;
+  static MalformedLine at(std::string file, std::size_t line, std::string message);
 };
 
 struct ObjectEvents {

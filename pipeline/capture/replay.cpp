@@ -128,7 +128,8 @@ asio::awaitable<void> Replayer::run() {
       try {
         co_await replay_object(*objects, uri, key);
       } catch (const std::exception& e) {
-        summary_.malformed.push_back({{display_name(*objects, uri, key), 0}, e.what()});
+        summary_.malformed.push_back(
+            MalformedLine::at(display_name(*objects, uri, key), 0, e.what()));
       }
     }
   }
