@@ -11,6 +11,7 @@ using Clock = std::chrono::steady_clock;
 constexpr std::size_t kEventOverheadBytes = 256;
 constexpr auto kDropReportInterval = std::chrono::seconds(10);
 constexpr auto kErrorReportInterval = std::chrono::seconds(10);
+constexpr std::size_t kWriteChunkBytes = 256 * 1024;
 
 std::size_t payload_bytes(const std::optional<Payload>& payload) {
   return payload ? payload->data.size() + payload->content_type.size() : 0;
@@ -38,20 +39,26 @@ CaptureWriter::~CaptureWriter() {
 
 bool CaptureWriter::submit(Event event) {
   const std::size_t bytes = event_bytes(event);
-  bool was_empty = false;
+  bool wake = false;
   {
     std::lock_guard lock(mutex_);
-    if (closing_ || queue_.size() >= options_.queue_records ||
+    if (closing_ || queued_records_ >= options_.queue_records ||
         queued_bytes_ + bytes > options_.queue_bytes) {
       dropped_.fetch_add(1, std::memory_order_relaxed);
       return false;
     }
-    was_empty = queue_.empty();
+    // Wake the writer once, when the queue passes half of either bound.
+    const std::size_t half_records = options_.queue_records / 2;
+    const std::uint64_t half_bytes = options_.queue_bytes / 2;
+    const bool records_cross =
+        queued_records_ < half_records && queued_records_ + 1 >= half_records;
+    const bool bytes_cross = queued_bytes_ < half_bytes && queued_bytes_ + bytes >= half_bytes;
+    wake = records_cross || bytes_cross;
+    ++queued_records_;
     queued_bytes_ += bytes;
     queue_.push_back({std::move(event), bytes});
   }
-  // The writer waits only on an empty queue; otherwise it will find this event anyway.
-  if (was_empty) wake_.notify_one();
+  if (wake) wake_.notify_one();
   return true;
 }
 
@@ -71,26 +78,30 @@ WriterCounts CaptureWriter::counts() const {
 
 void CaptureWriter::run() {
   for (;;) {
-    std::optional<Queued> next;
+    std::deque<Queued> batch;
     bool closing = false;
     {
       std::unique_lock lock(mutex_);
-      auto ready = [&] { return closing_ || !queue_.empty(); };
-      if (file_) {
-        wake_.wait_until(lock, file_->opened + options_.rotate_interval, ready);
-      } else {
-        wake_.wait(lock, ready);
-      }
-      if (!queue_.empty()) {
-        next = std::move(queue_.front());
-        queue_.pop_front();
-      }
-      closing = closing_ && queue_.empty() && !next;
+      auto deadline = Clock::now() + kWakeInterval;
+      if (file_) deadline = std::min(deadline, file_->opened + options_.rotate_interval);
+      wake_.wait_until(lock, deadline, [&] {
+        return closing_ ||
+               queued_records_ >= std::max<std::size_t>(1, options_.queue_records / 2) ||
+               queued_bytes_ >= options_.queue_bytes / 2;
+      });
+      batch.swap(queue_);
+      closing = closing_ && batch.empty();
     }
-    if (next) {
-      write(next->event);
+    std::size_t bytes = 0;
+    for (auto& queued : batch) {
+      write(queued.event);
+      bytes += queued.bytes;
+    }
+    if (file_) flush();
+    if (!batch.empty()) {
       std::lock_guard lock(mutex_);
-      queued_bytes_ -= next->bytes;
+      queued_records_ -= batch.size();
+      queued_bytes_ -= bytes;
     }
     if (file_ && (closing || Clock::now() - file_->opened >= options_.rotate_interval)) commit();
     report_drops(closing);
@@ -107,8 +118,8 @@ void CaptureWriter::write(Event& event) {
                 (file_->records > 0 && file_->bytes + line.size() > options_.max_file_bytes))) {
     commit();
   }
-  try {
-    if (!file_) {
+  if (!file_) {
+    try {
       OpenFile file;
       file.key = capture_file_key(destination_.prefix, options_.endpoint, event.inference_time,
                                   random_uuid());
@@ -116,27 +127,48 @@ void CaptureWriter::write(Event& event) {
       file.opened = Clock::now();
       file.output = destination_.store->create(file.key);
       file_ = std::move(file);
+    } catch (const std::exception& e) {
+      ++failed_;
+      lose_file(e);
+      return;
     }
-    file_->output->write(line);
-    file_->bytes += line.size();
-    ++file_->records;
+  }
+  file_->unwritten += line;
+  file_->bytes += line.size();
+  ++file_->records;
+  if (file_->unwritten.size() >= kWriteChunkBytes) flush();
+}
+
+void CaptureWriter::flush() {
+  if (file_->unwritten.empty()) return;
+  try {
+    file_->output->write(file_->unwritten);
+    file_->unwritten.clear();
   } catch (const std::exception& e) {
-    const std::uint64_t lost = (file_ ? file_->records : 0) + 1;
-    failed_ += lost;
-    // A destination that is down fails every record: say so at most every 10 seconds.
-    const auto now = Clock::now();
-    if (errors_reported_at_ == Clock::time_point{} ||
-        now - errors_reported_at_ >= kErrorReportInterval) {
-      log::error("capture: cannot write to {}: {}; {} record(s) lost so far", destination_.uri,
-                 e.what(), failed_.load());
-      errors_reported_at_ = now;
-    }
-    if (file_) file_->output->abort();
+    lose_file(e);
+  }
+}
+
+// The open file (if any) is abandoned: its records are lost.
+void CaptureWriter::lose_file(const std::exception& e) {
+  if (file_) {
+    failed_ += file_->records;
+    file_->output->abort();
     file_.reset();
+  }
+  // A destination that is down fails every record: say so at most every 10 seconds.
+  const auto now = Clock::now();
+  if (errors_reported_at_ == Clock::time_point{} ||
+      now - errors_reported_at_ >= kErrorReportInterval) {
+    log::error("capture: cannot write to {}: {}; {} record(s) lost so far", destination_.uri,
+               e.what(), failed_.load());
+    errors_reported_at_ = now;
   }
 }
 
 void CaptureWriter::commit() {
+  flush();
+  if (!file_) return;
   try {
     file_->output->commit();
     written_ += file_->records;

@@ -1,10 +1,13 @@
 // Writes capture records to a folder or an S3 prefix without ever making an invocation wait:
 // submit() only moves the event into a bounded queue (records and bytes) and returns; when
 // the queue is full the event is dropped and counted, and the writer thread logs the drops.
-// The writer thread serialises records (record.h) and appends them to the current file of
-// their hour, which it commits, making it visible whole, when the hour changes, when it
-// reaches max_file_bytes, when it is rotate_interval old, and on close(). A record is never
-// split across files or cut short: a file is either committed with whole lines or not at all.
+// submit() wakes the writer only when the queue is half full: otherwise the writer takes what
+// has queued every kWakeInterval, so a request does not pay for a thread wake-up (on a busy
+// machine that costs more than everything else capture does). The writer serialises records
+// (record.h) and appends them to the current file of their hour, which it commits, making it
+// visible whole, when the hour changes, when it reaches max_file_bytes, when it is
+// rotate_interval old, and on close(). A record is never split across files or cut short: a
+// file is either committed with whole lines or not at all.
 //
 // Ownership: the writer owns its store (from the destination Location), the queue and the
 // thread; close() (or the destructor) writes what is queued and joins the thread.
@@ -24,6 +27,9 @@
 #include "pipeline/storage/object_store.h"
 
 namespace tandem::capture {
+
+// How long queued records wait for the writer at most (unless the queue is half full).
+inline constexpr std::chrono::milliseconds kWakeInterval{100};
 
 struct WriterOptions {
   std::string endpoint;  // the folder under the destination
@@ -65,6 +71,7 @@ class CaptureWriter {
     std::unique_ptr<storage::OutputObject> output;
     std::string key;
     std::string hour;
+    std::string unwritten;  // whole lines not yet passed to `output`
     std::uint64_t bytes = 0;
     std::uint64_t records = 0;
     std::chrono::steady_clock::time_point opened;
@@ -72,7 +79,9 @@ class CaptureWriter {
 
   void run();
   void write(Event& event);
+  void flush();  // the open file's unwritten lines to its output
   void commit();
+  void lose_file(const std::exception& e);
   void report_drops(bool final);
 
   storage::Location destination_;
@@ -81,6 +90,8 @@ class CaptureWriter {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Queued> queue_;
+  // Counted until written, so the records the writer has taken count against the bounds too.
+  std::size_t queued_records_ = 0;
   std::uint64_t queued_bytes_ = 0;
   bool closing_ = false;
 
