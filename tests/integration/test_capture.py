@@ -1,12 +1,15 @@
 """Data capture in `tandem serve`: SageMaker's record format and layout field by field, text and
-base64 encodings, sampling, rotation, stage records, failed invocations, an S3 destination,
-and records flushed whole on SIGTERM."""
+base64 encodings, sampling, rotation, stage records, failed invocations, an S3 destination, a
+full queue behind a stalled destination, and records flushed whole on SIGTERM."""
 import base64
 import datetime
 import json
 import re
+import socket
+import threading
 
-from capture_support import CAPTURE_FILE_RE, capture_files, records, s3, s3_endpoint, s3_env  # noqa: F401
+from capture_support import (CAPTURE_FILE_RE, S3_CREDENTIALS, capture_files, records, s3,  # noqa: F401
+                             s3_endpoint, s3_env)
 from harness import identity
 
 
@@ -174,3 +177,68 @@ def test_capture_to_s3(tandem_factory, tmp_path, s3, s3_endpoint):  # noqa: F811
     body = client.get_object(Bucket=bucket, Key=keys[0])["Body"].read().decode()
     lines = [json.loads(line) for line in body.splitlines()]
     assert [r["captureData"]["endpointInput"]["data"] for r in lines] == ["0", "1", "2"]
+
+
+class StuckS3:
+    """An S3 endpoint that accepts connections and never answers until released, then answers
+    every request 500: the capture writer, committing its first file, hangs on it the way it
+    would on a stalled bucket, and afterwards gives up on the records concerned."""
+
+    def __init__(self):
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = self.listener.getsockname()[1]
+        self.held = []
+        self.released = threading.Event()
+        self.requests = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            conn, _ = self.listener.accept()
+            self.requests.set()
+            if self.released.is_set():
+                threading.Thread(target=self._refuse, args=(conn,), daemon=True).start()
+            else:
+                self.held.append(conn)
+
+    @staticmethod
+    def _refuse(conn):
+        with conn:
+            conn.settimeout(5)
+            try:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
+                             b"Connection: close\r\n\r\n")
+            except OSError:
+                pass
+
+    def release(self):
+        self.released.set()
+        for conn in self.held:
+            self._refuse(conn)
+
+
+def test_a_full_queue_drops_and_counts_records_without_slowing_invocations(tandem_factory,
+                                                                           tmp_path):
+    s3 = StuckS3()
+    env = {**S3_CREDENTIALS, "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{s3.port}"}
+    tandem = tandem_factory(capture_spec("s3://stuck/capture", rotate_s=0.001, queue_records=2),
+                            env=env)
+    try:
+        assert tandem.invoke(b"first").status == 200
+        # The writer commits the first record's file at once (rotate_s) and hangs on the PUT.
+        assert s3.requests.wait(30), "the capture writer never reached S3"
+        for i in range(19):
+            res = tandem.invoke(f"{i}".encode())
+            assert res.status == 200, res
+    finally:
+        s3.release()
+    assert tandem.terminate() == 0
+    log = tandem.log()
+    # Two records fit in the queue while the writer is stuck; the other 17 are dropped.
+    assert re.search(r"capture: dropped 17 record\(s\) \(17 in all\): the queue was full "
+                     r"\(queue_records 2", log), log
+    assert re.search(r"capture: 0 record\(s\) written in 0 file\(s\) to s3://stuck/capture; "
+                     r"17 dropped, 3 lost to errors", log), log
