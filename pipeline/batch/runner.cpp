@@ -25,10 +25,8 @@
 #include "pipeline/batch/policy.h"
 #include "pipeline/batch/report.h"
 #include "pipeline/chain/executor.h"
-#include "pipeline/chain/transport_factory.h"
-#include "pipeline/common/http_client.h"
 #include "pipeline/common/log.h"
-#include "pipeline/supervisor/supervisor.h"
+#include "pipeline/runtime/stage_runtime.h"
 #include "pipeline/transform/batcher.h"
 #include "pipeline/transform/data_processing.h"
 #include "pipeline/transform/execution.h"
@@ -44,17 +42,6 @@ namespace {
 
 constexpr std::size_t kReadChunkBytes = 1024 * 1024;
 constexpr std::uint64_t kMiB = 1024 * 1024;
-
-class SupervisorHealth : public chain::StageHealth {
- public:
-  explicit SupervisorHealth(const supervisor::Supervisor& s) : supervisor_(s) {}
-  std::optional<std::string> unavailable(std::size_t stage) const override {
-    return supervisor_.unavailable(stage);
-  }
-
- private:
-  const supervisor::Supervisor& supervisor_;
-};
 
 // One mini-batch on its way through the chain, or the end of an object.
 struct Pending {
@@ -100,8 +87,7 @@ class Runner {
 
  private:
   asio::awaitable<bool> prepare();
-  asio::awaitable<std::optional<std::string>> first_stage_parameters();
-  void build_chain();
+  asio::awaitable<std::optional<std::string>> execution_parameters_answer();
   asio::awaitable<void> call(std::shared_ptr<Pending> pending);
 
   void read_all();
@@ -126,10 +112,7 @@ class Runner {
   const RunOptions& options_;
   int exit_code_ = 0;
 
-  std::unique_ptr<supervisor::Supervisor> supervisor_;
-  std::unique_ptr<SupervisorHealth> health_;
-  std::vector<std::unique_ptr<chain::StageTransport>> transports_;  // until build_chain()
-  std::unique_ptr<chain::ChainExecutor> chain_;
+  std::unique_ptr<runtime::StageRuntime> stages_;
   InputPlan plan_;
   transform::ExecutionParameters parameters_;
   std::optional<transform::DataProcessor> processor_;
@@ -164,11 +147,8 @@ class Runner {
 
 // ---- start-up -------------------------------------------------------------------------------
 
-asio::awaitable<std::optional<std::string>> Runner::first_stage_parameters() {
-  const asio::ip::tcp::endpoint ep(asio::ip::address_v4::loopback(), supervisor_->port(0));
-  auto r = co_await common::http_get(ep, "/execution-parameters", std::chrono::seconds(5));
-  std::optional<std::string> answer;
-  if (r.status == 200) answer = r.body;
+asio::awaitable<std::optional<std::string>> Runner::execution_parameters_answer() {
+  const auto answer = co_await stages_->first_stage_parameters(std::chrono::seconds(5));
   // What the spec declares wins over the stage's answer, as `tandem serve` answers it.
   const auto& declared = spec_.execution_parameters;
   if (!declared.max_concurrent_transforms && !declared.batch_strategy && !declared.max_payload_mb)
@@ -183,14 +163,6 @@ asio::awaitable<std::optional<std::string>> Runner::first_stage_parameters() {
   if (declared.batch_strategy) merged["BatchStrategy"] = *declared.batch_strategy;
   if (declared.max_payload_mb) merged["MaxPayloadInMB"] = *declared.max_payload_mb;
   co_return merged.dump();
-}
-
-void Runner::build_chain() {
-  for (std::size_t i = 0; i < spec_.stages.size(); ++i) transports_[i]->reset(supervisor_->port(i));
-  chain_ = std::make_unique<chain::ChainExecutor>(io_.get_executor(), spec_, std::move(transports_),
-                                                  *health_);
-  supervisor_->on_restarted(
-      [this](std::size_t stage, std::uint16_t port) { chain_->stage_restarted(stage, port); });
 }
 
 // Everything that can be checked before a stage runs, then the stages. False: the job cannot
@@ -240,26 +212,15 @@ asio::awaitable<bool> Runner::prepare() {
   }
   if (objects_.empty()) co_return true;
 
-  supervisor_ = std::make_unique<supervisor::Supervisor>(io_.get_executor(), spec_);
-  health_ = std::make_unique<SupervisorHealth>(*supervisor_);
-  // Built before the stages start: a shm stage inherits its channel at every launch.
-  for (std::size_t i = 0; i < spec_.stages.size(); ++i)
-    transports_.push_back(chain::make_stage_transport(io_.get_executor(), spec_, i));
-  std::vector<chain::StageTransport*> transport_of;
-  for (const auto& t : transports_) transport_of.push_back(t.get());
-  supervisor_->on_launch([transport_of](std::size_t stage, supervisor::LaunchSpec& launch) {
-    auto channel = transport_of[stage]->prepare_launch();
-    for (auto& [name, value] : channel.env) launch.env[name] = value;
-    for (auto& fd : channel.fds) launch.inherit.push_back(std::move(fd));
-  });
+  stages_ = std::make_unique<runtime::StageRuntime>(io_.get_executor(), spec_);
   try {
-    co_await supervisor_->start();
+    co_await stages_->start();
   } catch (const std::exception& e) {
     failure = e.what();
   }
   if (stopping_) co_return false;
   if (failure.empty()) {
-    const auto answer = co_await first_stage_parameters();
+    const auto answer = co_await execution_parameters_answer();
     auto parameters = transform::resolve_execution_parameters(
         job_, answer ? std::optional<std::string_view>(*answer) : std::nullopt);
     if (parameters) {
@@ -286,7 +247,6 @@ asio::awaitable<bool> Runner::prepare() {
       job_name_, max_in_flight_, transform::to_string(parameters_.batch_strategy),
       parameters_.max_payload_in_mb, transform::to_string(job_.input.split_type),
       job_.invocations_timeout_s, job_.invocations_max_retries);
-  build_chain();
   co_return true;
 }
 
@@ -306,7 +266,7 @@ asio::awaitable<void> Runner::call(std::shared_ptr<Pending> pending) {
     invocation.accept = job_.output.accept;
     invocation.inference_id = fmt::format("{}-{}-{}", job_name_.substr(0, 40), pending->object,
                                           pending->batch.first_record_index);
-    pending->result = co_await chain_->invoke(std::move(invocation));
+    pending->result = co_await stages_->chain().invoke(std::move(invocation));
     pending->attempts = attempt + 1;
     const auto& error = pending->result.error;
     // A streamed body is gone once sent: the object fails rather than being read again.
@@ -771,7 +731,7 @@ asio::awaitable<void> Runner::run() {
     writer_.join();
     show_progress(true);
   }
-  if (supervisor_) co_await supervisor_->stop();
+  if (stages_) co_await stages_->stop();
   // Calls still running (a stopped job) end once their stages are gone.
   asio::steady_timer timer(io_);
   while (calls_running_ > 0) {
@@ -791,9 +751,9 @@ void Runner::stop(int signal_number) {
     stopping_ = true;
   }
   changed_.notify_all();
-  if (supervisor_ && !workers_done_) {
+  if (stages_ && !workers_done_) {
     // Still starting the stages: interrupt that.
-    asio::co_spawn(io_, supervisor_->stop(), asio::detached);
+    asio::co_spawn(io_, stages_->stop(), asio::detached);
   }
 }
 

@@ -1,53 +1,21 @@
-// The local replay target: the pipeline's stages under a Supervisor, called through a
-// ChainExecutor, as `tandem serve` and `tandem transform` do.
+// The local replay target: the pipeline's stages started and called through a StageRuntime, as
+// `tandem serve` and `tandem transform` do.
 #include <fmt/format.h>
 
 #include "pipeline/capture/replay_target.h"
-#include "pipeline/chain/executor.h"
-#include "pipeline/chain/transport_factory.h"
-#include "pipeline/supervisor/supervisor.h"
+#include "pipeline/runtime/stage_runtime.h"
 
 namespace tandem::capture {
 namespace {
 
 namespace asio = boost::asio;
 
-class SupervisorHealth : public chain::StageHealth {
- public:
-  explicit SupervisorHealth(const supervisor::Supervisor& s) : supervisor_(s) {}
-  std::optional<std::string> unavailable(std::size_t stage) const override {
-    return supervisor_.unavailable(stage);
-  }
-
- private:
-  const supervisor::Supervisor& supervisor_;
-};
-
 class LocalTarget final : public ReplayTarget {
  public:
   LocalTarget(asio::any_io_executor executor, const spec::PipelineSpec& spec)
-      : executor_(executor), spec_(spec), supervisor_(executor, spec), health_(supervisor_) {
-    // Built before the stages start: a shm stage inherits its channel at every launch.
-    for (std::size_t i = 0; i < spec_.stages.size(); ++i)
-      transports_.push_back(chain::make_stage_transport(executor_, spec_, i));
-    std::vector<chain::StageTransport*> transport_of;
-    for (const auto& t : transports_) transport_of.push_back(t.get());
-    supervisor_.on_launch([transport_of](std::size_t stage, supervisor::LaunchSpec& launch) {
-      auto channel = transport_of[stage]->prepare_launch();
-      for (auto& [name, value] : channel.env) launch.env[name] = value;
-      for (auto& fd : channel.fds) launch.inherit.push_back(std::move(fd));
-    });
-  }
+      : spec_(spec), stages_(executor, spec) {}
 
-  asio::awaitable<void> start() override {
-    co_await supervisor_.start();
-    for (std::size_t i = 0; i < spec_.stages.size(); ++i)
-      transports_[i]->reset(supervisor_.port(i));
-    chain_ =
-        std::make_unique<chain::ChainExecutor>(executor_, spec_, std::move(transports_), health_);
-    supervisor_.on_restarted(
-        [this](std::size_t stage, std::uint16_t port) { chain_->stage_restarted(stage, port); });
-  }
+  asio::awaitable<void> start() override { co_await stages_.start(); }
 
   asio::awaitable<Reply> send(const Event& event, bool record_stages) override {
     chain::Invocation invocation;
@@ -58,7 +26,7 @@ class LocalTarget final : public ReplayTarget {
     invocation.custom_attributes = event.custom_attributes;
     invocation.inference_id = replay_inference_id(event);
     invocation.record_hops = record_stages;
-    auto result = co_await chain_->invoke(std::move(invocation));
+    auto result = co_await stages_.chain().invoke(std::move(invocation));
     Reply reply;
     reply.total = result.total;
     if (result.error) {
@@ -87,19 +55,15 @@ class LocalTarget final : public ReplayTarget {
     co_return reply;
   }
 
-  asio::awaitable<void> stop() override { co_await supervisor_.stop(); }
+  asio::awaitable<void> stop() override { co_await stages_.stop(); }
 
   std::string describe() const override {
     return fmt::format("pipeline '{}' started here ({} stage(s))", spec_.name, spec_.stages.size());
   }
 
  private:
-  asio::any_io_executor executor_;
   const spec::PipelineSpec& spec_;
-  supervisor::Supervisor supervisor_;
-  SupervisorHealth health_;
-  std::vector<std::unique_ptr<chain::StageTransport>> transports_;  // until start()
-  std::unique_ptr<chain::ChainExecutor> chain_;
+  runtime::StageRuntime stages_;
 };
 
 }  // namespace

@@ -28,7 +28,9 @@ class HttpStageTransport : public StageTransport {
 
  private:
   struct Connection {
-    explicit Connection(boost::asio::any_io_executor ex) : stream(ex) {}
+    // Beast reads at most the buffer's free capacity, and no less than 512 bytes: without room
+    // reserved up front a large response arrives 512 bytes per read.
+    explicit Connection(boost::asio::any_io_executor ex) : stream(ex) { buffer.reserve(64 * 1024); }
     boost::beast::tcp_stream stream;
     boost::beast::flat_buffer buffer;
     std::uint64_t epoch = 0;  // the reset() generation it was opened in

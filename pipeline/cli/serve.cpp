@@ -10,42 +10,15 @@
 #include <cstdlib>
 
 #include "pipeline/capture/endpoint_capture.h"
-#include "pipeline/chain/executor.h"
-#include "pipeline/chain/transport_factory.h"
-#include "pipeline/common/http_client.h"
 #include "pipeline/common/log.h"
+#include "pipeline/runtime/stage_runtime.h"
 #include "pipeline/server/front_server.h"
-#include "pipeline/supervisor/supervisor.h"
 
 namespace tandem::cli {
 
 namespace asio = boost::asio;
 
 namespace {
-
-class SupervisorHealth : public chain::StageHealth {
- public:
-  explicit SupervisorHealth(const supervisor::Supervisor& s) : supervisor_(s) {}
-  std::optional<std::string> unavailable(std::size_t stage) const override {
-    return supervisor_.unavailable(stage);
-  }
-
- private:
-  const supervisor::Supervisor& supervisor_;
-};
-
-std::optional<std::string> not_ready(const supervisor::Supervisor& supervisor) {
-  std::string why;
-  for (const auto& s : supervisor.status()) {
-    if (s.state == supervisor::StageState::up) continue;
-    why +=
-        fmt::format("{}stage '{}' ({}) is {}{}", why.empty() ? "" : "; ", s.name, s.container,
-                    supervisor::to_string(s.state), s.detail.empty() ? "" : " (" + s.detail + ")");
-  }
-  if (why.empty() && !supervisor.all_up()) why = "stages are not running";
-  if (why.empty()) return std::nullopt;
-  return why;
-}
 
 std::uint16_t resolve_port(const spec::PipelineSpec& spec, const ServeOptions& options) {
   if (options.port) return *options.port;
@@ -63,42 +36,17 @@ struct App {
   asio::io_context& io;
   const spec::PipelineSpec& spec;
   const ServeOptions& options;
-  supervisor::Supervisor supervisor{io.get_executor(), spec};
-  SupervisorHealth health{supervisor};
-  // One per stage, built before the stages start (a shm stage inherits its channel at each
-  // launch); the executor takes them over once every stage is up.
-  std::vector<std::unique_ptr<chain::StageTransport>> transports = make_transports();
-  std::vector<chain::StageTransport*> transport_of = views(transports);
-  std::unique_ptr<chain::ChainExecutor> chain;
+  runtime::StageRuntime stages{io.get_executor(), spec};
   std::unique_ptr<server::FrontServer> front;
   std::unique_ptr<capture::EndpointCapture> capture;
   bool stop_requested = false;
   int exit_code = 0;
 
-  std::vector<std::unique_ptr<chain::StageTransport>> make_transports() {
-    std::vector<std::unique_ptr<chain::StageTransport>> made;
-    for (std::size_t i = 0; i < spec.stages.size(); ++i)
-      made.push_back(chain::make_stage_transport(io.get_executor(), spec, i));
-    supervisor.on_launch([this](std::size_t stage, supervisor::LaunchSpec& launch) {
-      auto channel = transport_of[stage]->prepare_launch();
-      for (auto& [name, value] : channel.env) launch.env[name] = value;
-      for (auto& fd : channel.fds) launch.inherit.push_back(std::move(fd));
-    });
-    return made;
-  }
-
-  static std::vector<chain::StageTransport*> views(
-      const std::vector<std::unique_ptr<chain::StageTransport>>& owned) {
-    std::vector<chain::StageTransport*> out;
-    for (const auto& t : owned) out.push_back(t.get());
-    return out;
-  }
-
   asio::awaitable<void> run() {
     log::info("starting endpoint '{}': {} stage(s)", spec.name, spec.stages.size());
     std::optional<std::string> failure;
     try {
-      co_await supervisor.start();
+      co_await stages.start();
     } catch (const std::exception& e) {
       failure = e.what();
     }
@@ -109,8 +57,7 @@ struct App {
       co_return;
     }
     if (stop_requested) co_return co_await shutdown();
-    build_chain();
-    front = std::make_unique<server::FrontServer>(io.get_executor(), spec, *chain, hooks());
+    front = std::make_unique<server::FrontServer>(io.get_executor(), spec, stages.chain(), hooks());
     try {
       if (spec.capture) {
         capture = std::make_unique<capture::EndpointCapture>(spec, *spec.capture);
@@ -130,32 +77,21 @@ struct App {
     if (failure) {
       log::error("{}", *failure);
       exit_code = 1;
-      co_await supervisor.stop();
+      co_await stages.stop();
     }
-  }
-
-  void build_chain() {
-    for (std::size_t i = 0; i < spec.stages.size(); ++i) transports[i]->reset(supervisor.port(i));
-    chain = std::make_unique<chain::ChainExecutor>(io.get_executor(), spec, std::move(transports),
-                                                   health);
-    supervisor.on_restarted(
-        [this](std::size_t stage, std::uint16_t port) { chain->stage_restarted(stage, port); });
   }
 
   server::FrontServerHooks hooks() {
     server::FrontServerHooks h;
-    h.not_ready = [this] { return not_ready(supervisor); };
-    h.first_stage_parameters = [this]() -> asio::awaitable<std::optional<std::string>> {
-      const asio::ip::tcp::endpoint ep(asio::ip::address_v4::loopback(), supervisor.port(0));
-      auto r = co_await common::http_get(ep, "/execution-parameters", std::chrono::seconds(2));
-      if (r.status == 200) co_return r.body;
-      co_return std::nullopt;
+    h.not_ready = [this] { return stages.not_ready(); };
+    h.first_stage_parameters = [this] {
+      return stages.first_stage_parameters(std::chrono::seconds(2));
     };
     h.stage_health = [this] {
-      std::vector<server::LiveValues::Stage> stages;
-      for (const auto& s : supervisor.status())
-        stages.push_back({s.state == supervisor::StageState::up, s.restarts});
-      return stages;
+      std::vector<server::LiveValues::Stage> health;
+      for (const auto& s : stages.supervisor().status())
+        health.push_back({s.state == supervisor::StageState::up, s.restarts});
+      return health;
     };
     if (spec.capture) add_capture_hooks(h);
     return h;
@@ -187,7 +123,7 @@ struct App {
         log::warn("{} invocation(s) still in flight after drain_timeout_s; stopping anyway", left);
     }
     if (capture) capture->close();
-    co_await supervisor.stop();
+    co_await stages.stop();
     log::info("endpoint '{}' stopped", spec.name);
     io.stop();
   }
@@ -208,7 +144,7 @@ int serve(const spec::PipelineSpec& spec, const ServeOptions& options) {
     if (started) {
       asio::co_spawn(io, app.shutdown(), asio::detached);
     } else {
-      asio::co_spawn(io, app.supervisor.stop(), asio::detached);  // interrupts start-up
+      asio::co_spawn(io, app.stages.stop(), asio::detached);  // interrupts start-up
     }
   });
   asio::co_spawn(io, app.run(), [&](std::exception_ptr e) {

@@ -130,6 +130,7 @@ asio::awaitable<void> FrontServer::session(tcp::socket socket) {
   socket.set_option(tcp::no_delay(true), ec);
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
+  buffer.reserve(64 * 1024);  // Beast reads at most the free capacity: 512 bytes without this
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(header_limit);

@@ -37,7 +37,7 @@ nlohmann::json read_json_file(const std::filesystem::path& file) {
   }
   try {
     return nlohmann::json::parse(text.str());
-  } catch (const nlohmann::json::parse_error& error) {
+  } catch (const nlohmann::json::exception& error) {  // also out_of_range (1e400)
     throw ModelFileError(
         {fmt::format("{}: invalid JSON: {}", file.string(), json_error_message(error.what()))});
   }

@@ -37,7 +37,7 @@ MaybeFailure read_csv(std::string_view body, const RowVisitor& visit) {
 Result<json> parse_json(std::string_view text, std::string_view where) {
   try {
     return json::parse(text);
-  } catch (const json::parse_error& error) {
+  } catch (const json::exception& error) {  // parse_error, or out_of_range for 1e400
     return Failure::bad_request(
         fmt::format("{}invalid JSON: {}", where, json_error_message(error.what())));
   }

@@ -89,6 +89,7 @@ void log_server_error(std::string_view target, const HttpResponse& response) {
 asio::awaitable<void> serve_connection(Connection& connection, const ConnectionContext& context) {
   const Options& options = context.options;
   beast::flat_buffer buffer;
+  buffer.reserve(64 * 1024);  // Beast reads at most the free capacity: 512 bytes without this
   while (!context.stopping) {
     RequestParser parser;
     parser.body_limit(options.max_body_bytes);

@@ -9,6 +9,9 @@ it runs. Reports MiB/s and records/s of both, their ratio, and tandem's peak mem
 should not grow with the input's size (it is bounded by MaxConcurrentTransforms ×
 MaxPayloadInMB).
 
+Wall-clock rates depend on what else the machine runs; the CPU seconds per GiB (tandem and
+its stages, against cat) do not, and say what the job costs.
+
 Usage: tests/bench/transform_bench.py [--bin build/release/bin] [--sizes-gib 1 4]
        [--max-concurrent 4] [--payload-mb 6] [--workdir DIR] [--markdown]
 """
@@ -16,6 +19,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -55,12 +59,18 @@ def write_csv(path: Path, size: int) -> int:
     return count
 
 
-def raw_read_seconds(path: Path) -> float:
-    best = float("inf")
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def raw_read_seconds(path: Path) -> tuple[float, float]:
+    """Wall and CPU seconds of the faster of two `cat file > /dev/null`."""
+    best = (float("inf"), 0.0)
     for _ in range(2):
-        start = time.monotonic()
+        start, cpu = time.monotonic(), children_cpu()
         subprocess.run(["cat", str(path)], stdout=subprocess.DEVNULL, check=True)
-        best = min(best, time.monotonic() - start)
+        best = min(best, (time.monotonic() - start, children_cpu() - cpu))
     return best
 
 
@@ -76,13 +86,13 @@ def peak_rss_kib(pid: int) -> int | None:
 
 
 def run_job(bin_dir: Path, spec: Path, data: Path, out: Path, args: argparse.Namespace,
-            report: Path) -> tuple[float, int]:
+            report: Path) -> tuple[float, float, int]:
     env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     command = [str(bin_dir / "tandem"), "transform", str(spec), "--input", str(data),
                "--output", str(out), "--content-type", "text/csv", "--split-type", "Line",
                "--strategy", "MultiRecord", "--max-payload-mb", str(args.payload_mb),
                "--max-concurrent", str(args.max_concurrent), "--quiet", "--report", str(report)]
-    start = time.monotonic()
+    start, cpu = time.monotonic(), children_cpu()
     proc = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
     peak = 0
     while proc.poll() is None:
@@ -94,7 +104,8 @@ def run_job(bin_dir: Path, spec: Path, data: Path, out: Path, args: argparse.Nam
     log = proc.stderr.read()
     if proc.returncode != 0:
         sys.exit(f"tandem transform failed ({proc.returncode}):\n{log}")
-    return elapsed, peak
+    # tandem's CPU and its stages' (each stage is reaped by its launcher, which tandem reaps).
+    return elapsed, children_cpu() - cpu, peak
 
 
 def main() -> None:
@@ -118,17 +129,18 @@ def main() -> None:
             data = work / f"data-{gib:g}gib.csv"
             rows = write_csv(data, int(gib * 1024 * MiB))
             size = data.stat().st_size
-            raw = raw_read_seconds(data)
+            raw, raw_cpu = raw_read_seconds(data)
             out = work / "out"
             shutil.rmtree(out, ignore_errors=True)
             report = work / "report.json"
-            elapsed, peak_kib = run_job(bin_dir, spec, data, out, args, report)
+            elapsed, cpu, peak_kib = run_job(bin_dir, spec, data, out, args, report)
             job = json.loads(report.read_text())
             assert job["Totals"]["Records"] == rows, (job["Totals"], rows)
             out_file = out / (data.name + ".out")
             assert out_file.stat().st_size == size, "the output differs in size from the input"
             results.append({"gib": gib, "bytes": size, "rows": rows, "raw_s": raw,
-                            "job_s": elapsed, "peak_mib": peak_kib / 1024})
+                            "raw_cpu": raw_cpu, "job_s": elapsed, "job_cpu": cpu,
+                            "peak_mib": peak_kib / 1024})
             shutil.rmtree(out, ignore_errors=True)
             data.unlink()
     finally:
@@ -136,16 +148,19 @@ def main() -> None:
             shutil.rmtree(work, ignore_errors=True)
     print(f"Line/MultiRecord, MaxPayloadInMB {args.payload_mb}, MaxConcurrentTransforms "
           f"{args.max_concurrent}, three tandem-identity stages over HTTP")
-    header = ("| input | raw read (cat) | tandem transform | ratio | records/s | "
-              "tandem peak RSS |")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    header = ("| input | raw read (cat) | tandem transform | ratio | records/s | CPU s per GiB "
+              "(cat / tandem + stages) | tandem peak RSS |")
     print(header)
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     for r in results:
+        gib = r["bytes"] / (1024 * MiB)
         raw_rate = r["bytes"] / MiB / r["raw_s"]
         job_rate = r["bytes"] / MiB / r["job_s"]
         print(f"| {r['gib']:g} GiB, {r['rows']:,} rows | {raw_rate:,.0f} MiB/s | "
               f"{job_rate:,.0f} MiB/s ({r['job_s']:.1f} s) | {job_rate / raw_rate:.3f} | "
-              f"{r['rows'] / r['job_s']:,.0f} | {r['peak_mib']:.0f} MiB |")
+              f"{r['rows'] / r['job_s']:,.0f} | {r['raw_cpu'] / gib:.2f} / "
+              f"{r['job_cpu'] / gib:.1f} | {r['peak_mib']:.0f} MiB |")
 
 
 if __name__ == "__main__":

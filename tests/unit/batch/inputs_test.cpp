@@ -69,7 +69,7 @@ TEST_CASE("shards take disjoint objects that together are all of them") {
   CHECK(other == 40);
 }
 
-TEST_CASE("--resume skips objects whose .out exists") {
+TEST_CASE("resuming skips objects whose .out exists") {
   TempDir dir;
   dir.write("in/a.csv", "1");
   dir.write("in/b.csv", "2");

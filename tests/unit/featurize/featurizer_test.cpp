@@ -205,6 +205,8 @@ TEST_CASE("JSON body errors") {
   CHECK(json_error("[1, 2") ==
         "400: invalid JSON: parse error at line 1, column 6: syntax error while parsing array - "
         "unexpected end of input; expected ']'");
+  // A number beyond a double is nlohmann's out_of_range, not a parse_error: still a 400.
+  CHECK(json_error("[[1e400, \"red\", 2, \"x\"]]").starts_with("400: invalid JSON: "));
   CHECK(json_error("[]") == "400: the request has no rows");
   CHECK(json_error(R"({"instances": []})") == "400: the request has no rows");
 }
