@@ -315,6 +315,44 @@ std::string progress_bar(const Progress& p, std::size_t width) {
   return out;
 }
 
+std::string progress_metrics(const Progress& p, std::string_view job_name, bool running,
+                             std::optional<bool> succeeded, double started_unix_seconds) {
+  std::string job;
+  for (const char c : job_name) {
+    if (c == '\\' || c == '"') job += '\\';
+    if (c == '\n') {
+      job += "\\n";
+      continue;
+    }
+    job += c;
+  }
+  std::string out;
+  auto metric = [&](std::string_view name, std::string_view type, std::string_view help) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+  };
+  metric("tandem_transform_objects", "gauge", "Objects of this host's share of the job, by state.");
+  out += fmt::format("tandem_transform_objects{{job=\"{}\",state=\"total\"}} {}\n", job,
+                     p.objects_total);
+  out += fmt::format("tandem_transform_objects{{job=\"{}\",state=\"done\"}} {}\n", job,
+                     p.objects_done);
+  out += fmt::format("tandem_transform_objects{{job=\"{}\",state=\"failed\"}} {}\n", job,
+                     p.objects_failed);
+  metric("tandem_transform_records_total", "counter", "Records read from the input.");
+  out += fmt::format("tandem_transform_records_total{{job=\"{}\"}} {}\n", job, p.records);
+  metric("tandem_transform_read_bytes_total", "counter", "Bytes read from the input as stored.");
+  out += fmt::format("tandem_transform_read_bytes_total{{job=\"{}\"}} {}\n", job, p.bytes_read);
+  metric("tandem_transform_running", "gauge", "1 while the job runs.");
+  out += fmt::format("tandem_transform_running{{job=\"{}\"}} {}\n", job, running ? 1 : 0);
+  metric("tandem_transform_start_time_seconds", "gauge", "When the job started (Unix time).");
+  out += fmt::format("tandem_transform_start_time_seconds{{job=\"{}\"}} {:.3f}\n", job,
+                     started_unix_seconds);
+  if (succeeded) {
+    metric("tandem_transform_success", "gauge", "1 when every object completed, once ended.");
+    out += fmt::format("tandem_transform_success{{job=\"{}\"}} {}\n", job, *succeeded ? 1 : 0);
+  }
+  return out;
+}
+
 std::string progress_line(const Progress& p) {
   const auto eta = eta_seconds(p);
   std::string read = human_bytes(p.bytes_read);

@@ -98,4 +98,12 @@ std::string progress_line(const Progress& progress);
 
 std::string human_bytes(std::uint64_t bytes);  // "512.0 MiB"
 
+// The progress in Prometheus text format, for node_exporter's textfile collector
+// (--metrics-file): tandem_transform_objects{state="total|done|failed"},
+// tandem_transform_records_total, tandem_transform_read_bytes_total, tandem_transform_running,
+// tandem_transform_start_time_seconds and, once the job has ended, tandem_transform_success
+// (1 when every object completed); each labelled job="<name>".
+std::string progress_metrics(const Progress& progress, std::string_view job_name, bool running,
+                             std::optional<bool> succeeded, double started_unix_seconds);
+
 }  // namespace tandem::batch

@@ -15,6 +15,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <fstream>
 #include <mutex>
@@ -104,6 +105,7 @@ class Runner {
   Progress progress() const;
   void show_progress(bool final);
   asio::awaitable<void> progress_loop();
+  void write_metrics(bool running, std::optional<bool> succeeded);
   void finish_report();
 
   asio::io_context& io_;
@@ -121,6 +123,7 @@ class Runner {
   std::string job_name_;
   JobReport report_;
   Clock::time_point started_ = Clock::now();
+  std::chrono::system_clock::time_point started_wall_ = std::chrono::system_clock::now();
 
   std::vector<std::unique_ptr<ObjectRun>> objects_;
   std::mutex mutex_;
@@ -660,21 +663,45 @@ void Runner::show_progress(bool final) {
   std::fflush(stderr);
 }
 
+void Runner::write_metrics(bool running, std::optional<bool> succeeded) {
+  if (!options_.metrics_path) return;
+  const std::string& path = *options_.metrics_path;
+  const std::string temporary = path + ".tmp";
+  const double started = std::chrono::duration<double>(started_wall_.time_since_epoch()).count();
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    out << progress_metrics(progress(), job_name_, running, succeeded, started);
+    if (!out) {
+      log::warn("could not write the metrics file {}", temporary);
+      return;
+    }
+  }
+  if (std::rename(temporary.c_str(), path.c_str()) != 0)
+    log::warn("could not rename {} to {}: {}", temporary, path, std::strerror(errno));
+}
+
 asio::awaitable<void> Runner::progress_loop() {
   asio::steady_timer timer(io_);
   const auto period = tty_ ? std::chrono::milliseconds(250) : std::chrono::milliseconds(5000);
+  constexpr auto kMetricsPeriod = std::chrono::seconds(5);
+  auto metrics_written = Clock::now();
+  write_metrics(true, std::nullopt);
   while (workers_running_ > 0) {
     timer.expires_after(period);
     boost::system::error_code ec;
     co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    if (workers_running_ > 0) show_progress(false);
+    if (workers_running_ == 0) break;
+    show_progress(false);
+    if (Clock::now() - metrics_written >= kMetricsPeriod) {
+      write_metrics(true, std::nullopt);
+      metrics_written = Clock::now();
+    }
   }
 }
 
 void Runner::finish_report() {
   report_.ended = std::chrono::system_clock::now();
-  report_.started = report_.ended - std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                                        Clock::now() - started_);
+  report_.started = started_wall_;
   for (const auto& object : objects_) report_.objects.push_back(object->report);
   if (stop_signal_ != 0) {
     report_.status = JobStatus::stopped;
@@ -690,6 +717,7 @@ void Runner::finish_report() {
     exit_code_ = kExitFailed;
   }
   if (progress_shown_) std::fputs("\n", stderr);
+  write_metrics(false, report_.status == JobStatus::completed);
   std::fprintf(stderr, "%s\n", summary(report_).c_str());
   if (options_.report_path) {
     std::ofstream out(*options_.report_path, std::ios::trunc);

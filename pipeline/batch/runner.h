@@ -26,7 +26,10 @@ struct RunOptions {
   transform::Shard shard;                  // the objects this host takes
   std::optional<std::string> report_path;  // write the summary as JSON here
   bool quiet = false;                      // no progress output
-  std::vector<std::string> notes;          // from parsing the job (ignored fields), logged
+  // Rewritten (atomically) every 5 s and at the end with the progress in Prometheus text
+  // format, for node_exporter's textfile collector.
+  std::optional<std::string> metrics_path;
+  std::vector<std::string> notes;  // from parsing the job (ignored fields), logged
 };
 
 inline constexpr int kExitFailed = 1;  // an object failed, or the job could not start

@@ -40,6 +40,8 @@ void add_transform_options(CLI::App& c, TransformArgs& a) {
   c.add_option("--shard-count", a.shard_count, "number of shards (default: TANDEM_SHARD_COUNT)");
   c.add_option("--report", a.report, "write the job's summary here as JSON");
   c.add_flag("--quiet", a.quiet, "no progress output");
+  c.add_option("--metrics-file", a.metrics_file,
+               "keep the progress here in Prometheus text format (node_exporter textfile)");
   c.add_option("--input", o.input_uri, "TransformInput S3Uri: s3://bucket/prefix, folder or file");
   c.add_option("--s3-data-type", o.s3_data_type, "S3Prefix (default) or ManifestFile");
   c.add_option("--output", o.output_path, "TransformOutput S3OutputPath");
@@ -104,6 +106,7 @@ int transform(const spec::PipelineSpec& spec, const TransformArgs& args) {
   options.shard = *shard;
   options.report_path = args.report;
   options.quiet = args.quiet;
+  options.metrics_path = args.metrics_file;
   options.notes = std::move(notes);
   return batch::run_transform(spec, *applied, options);
 }

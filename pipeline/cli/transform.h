@@ -22,6 +22,7 @@ struct TransformArgs {
   std::optional<std::string> shard_count;
   std::optional<std::string> report;
   bool quiet = false;
+  std::optional<std::string> metrics_file;
 };
 
 // Adds the subcommand's options to `command`, bound to `args`.

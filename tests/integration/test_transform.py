@@ -5,6 +5,8 @@ breast-cancer pipeline)."""
 import json
 import random
 import re
+import shutil
+import subprocess
 
 import pytest
 
@@ -256,6 +258,28 @@ def test_a_boto3_job_definition_runs_unchanged(tmp_path):
     assert run.report["ModelClientConfig"] == {"InvocationsTimeoutInSeconds": 30,
                                                "InvocationsMaxRetries": 1}
     assert (tmp_path / "out/a.csv.out").read_bytes() == b"1,2\n3,4\n"
+
+
+def test_metrics_file_holds_the_progress_for_node_exporter(tmp_path):
+    make_inputs(tmp_path / "in", {"a.csv": csv_lines(30), "b.csv": csv_lines(12)})
+    metrics = tmp_path / "textfile" / "tandem.prom"
+    metrics.parent.mkdir()
+    run = run_transform(tmp_path, identity_pipeline(1), "--input", str(tmp_path / "in"),
+                        "--output", str(tmp_path / "out"), "--split-type", "Line",
+                        "--metrics-file", str(metrics))
+    assert run.returncode == 0, run.log
+    text = metrics.read_text()
+    job = run.report["TransformJobName"]
+    assert f'tandem_transform_objects{{job="{job}",state="done"}} 2' in text
+    assert f'tandem_transform_records_total{{job="{job}"}} 42' in text
+    assert f'tandem_transform_running{{job="{job}"}} 0' in text
+    assert f'tandem_transform_success{{job="{job}"}} 1' in text
+    assert list(metrics.parent.iterdir()) == [metrics]  # no temporary file left
+    promtool = shutil.which("promtool")
+    if promtool:
+        check = subprocess.run([promtool, "check", "metrics"], input=text, text=True,
+                               capture_output=True)
+        assert check.returncode == 0, check.stdout + check.stderr
 
 
 def test_invalid_job_is_rejected_before_any_stage_starts(tmp_path):

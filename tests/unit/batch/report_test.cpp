@@ -136,3 +136,30 @@ TEST_CASE("progress shows objects, records, bytes, rate and an ETA") {
   CHECK(human_bytes(1536) == "1.5 KiB");
   CHECK(human_bytes(1023) == "1023 B");
 }
+
+TEST_CASE("progress metrics are Prometheus text with the job as a label") {
+  Progress p;
+  p.objects_done = 2;
+  p.objects_total = 5;
+  p.objects_failed = 1;
+  p.records = 1000;
+  p.bytes_read = 4096;
+  const std::string running = progress_metrics(p, "nightly \"v2\"", true, std::nullopt, 1.5);
+  CHECK(running.find("# TYPE tandem_transform_objects gauge\n") != std::string::npos);
+  CHECK(running.find("tandem_transform_objects{job=\"nightly \\\"v2\\\"\",state=\"done\"} 2\n") !=
+        std::string::npos);
+  CHECK(running.find("tandem_transform_objects{job=\"nightly \\\"v2\\\"\",state=\"failed\"} 1\n") !=
+        std::string::npos);
+  CHECK(running.find("tandem_transform_records_total{job=\"nightly \\\"v2\\\"\"} 1000\n") !=
+        std::string::npos);
+  CHECK(running.find("tandem_transform_read_bytes_total{job=\"nightly \\\"v2\\\"\"} 4096\n") !=
+        std::string::npos);
+  CHECK(running.find("tandem_transform_running{job=\"nightly \\\"v2\\\"\"} 1\n") !=
+        std::string::npos);
+  CHECK(running.find("tandem_transform_start_time_seconds{job=\"nightly \\\"v2\\\"\"} 1.500\n") !=
+        std::string::npos);
+  CHECK(running.find("tandem_transform_success") == std::string::npos);
+  const std::string ended = progress_metrics(p, "j", false, false, 0);
+  CHECK(ended.find("tandem_transform_running{job=\"j\"} 0\n") != std::string::npos);
+  CHECK(ended.find("tandem_transform_success{job=\"j\"} 0\n") != std::string::npos);
+}
