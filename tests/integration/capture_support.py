@@ -1,25 +1,18 @@
 """Helpers for the data-capture and replay tests: reading capture files, running
-`tandem replay`, and a moto_server S3 endpoint."""
+and `tandem replay` (the S3 fixtures are in s3_support.py)."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
-from harness import complete_spec, process_env, tandem_exe, wait_until, write_spec
+from harness import complete_spec, process_env, tandem_exe, write_spec
 
 CAPTURE_FILE_RE = re.compile(
     r"(?P<endpoint>[^/]+)/AllTraffic/(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})/(?P<h>\d{2})/"
     r"\d{2}-\d{2}-\d{3}-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\.jsonl")
-
-S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                  "AWS_DEFAULT_REGION": "us-east-1"}
 
 
 def capture_files(folder: Path) -> dict[str, list[dict]]:
@@ -70,36 +63,3 @@ def capture_line(event_id: str, input_body: str, output_body: str,
         "eventVersion": "0"})
 
 
-@pytest.fixture(scope="module")
-def s3_endpoint(tmp_path_factory):
-    program = shutil.which("moto_server")
-    if program is None:
-        pytest.skip("moto_server is not on PATH (deploy/setup.sh installs it where a package "
-                    "registry allows)")
-    log_path = tmp_path_factory.mktemp("moto") / "moto.log"
-    log = open(log_path, "w")
-    proc = subprocess.Popen([program, "-H", "127.0.0.1", "-p", "0"], stdout=log,
-                            stderr=subprocess.STDOUT)
-    try:
-        match = wait_until(
-            lambda: re.search(r"Running on http://127\.0\.0\.1:(\d+)", log_path.read_text()),
-            90, lambda: f"moto_server to start; its log: {log_path.read_text()}")
-        yield f"http://127.0.0.1:{match.group(1)}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        log.close()
-
-
-@pytest.fixture
-def s3(s3_endpoint, request):
-    import boto3
-    client = boto3.client("s3", endpoint_url=s3_endpoint, aws_access_key_id="testing",
-                          aws_secret_access_key="testing", region_name="us-east-1")
-    bucket = re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:50] + f"-{os.getpid()}"
-    client.create_bucket(Bucket=bucket)
-    return client, bucket
-
-
-def s3_env(endpoint: str) -> dict:
-    return {**S3_CREDENTIALS, "AWS_ENDPOINT_URL_S3": endpoint}

@@ -8,8 +8,8 @@ import re
 import socket
 import threading
 
-from capture_support import (CAPTURE_FILE_RE, S3_CREDENTIALS, capture_files, records, s3,  # noqa: F401
-                             s3_endpoint, s3_env)
+from capture_support import CAPTURE_FILE_RE, capture_files, records
+from s3_support import S3_CREDENTIALS, s3, s3_endpoint, s3_env  # noqa: F401 (fixtures)
 from harness import identity
 
 

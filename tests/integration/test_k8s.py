@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from harness import REPO_ROOT, identity, next_port_range, process_env, wait_until, write_spec
+from s3_support import s3_endpoint  # noqa: F401 (fixture)
 
 K8S = REPO_ROOT / "deploy" / "k8s"
 ENTRYPOINT = REPO_ROOT / "deploy" / "entrypoint.sh"
@@ -232,31 +233,11 @@ class MotoStore:
                 "AWS_ENDPOINT_URL_S3": self.endpoint}
 
 
-@pytest.fixture(scope="module")
-def moto_endpoint(tmp_path_factory):
-    program = shutil.which("moto_server")
-    if program is None:
-        pytest.skip("moto_server is not on PATH (deploy/setup.sh installs it where a package "
-                    "registry allows); the folder variant of this test still runs")
-    log_path = tmp_path_factory.mktemp("moto") / "moto.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen([program, "-H", "127.0.0.1", "-p", "0"], stdout=log,
-                                stderr=subprocess.STDOUT)
-    try:
-        match = wait_until(
-            lambda: re.search(r"Running on http://127\.0\.0\.1:(\d+)", log_path.read_text()),
-            90, lambda: f"moto_server to start; its log: {log_path.read_text()}")
-        yield f"http://127.0.0.1:{match.group(1)}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
 @pytest.fixture(params=["folder", "s3"])
 def store(request, tmp_path):
     if request.param == "folder":
         return FolderStore(tmp_path / "bucket")
-    return MotoStore(request.getfixturevalue("moto_endpoint"), f"nightly-{abs(hash(tmp_path))}")
+    return MotoStore(request.getfixturevalue("s3_endpoint"), f"nightly-{abs(hash(tmp_path))}")
 
 
 def test_indexed_job_pods_together_write_what_one_process_writes(tmp_path, store):

@@ -2,53 +2,9 @@
 loopback, read and written through tandem's libcurl client, checked with boto3."""
 import gzip
 import json
-import os
-import re
-import shutil
-import subprocess
 
-import boto3
-import pytest
-
-from harness import wait_until
+from s3_support import s3, s3_endpoint, s3_env  # noqa: F401 (fixtures)
 from transform_support import batch_stage, csv_lines, identity_pipeline, pipeline, run_transform
-
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-               "AWS_DEFAULT_REGION": "us-east-1"}
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint(tmp_path_factory):
-    program = shutil.which("moto_server")
-    if program is None:
-        pytest.skip("moto_server is not on PATH (deploy/setup.sh installs it where a package "
-                    "registry allows)")
-    log_path = tmp_path_factory.mktemp("moto") / "moto.log"
-    log = open(log_path, "w")
-    proc = subprocess.Popen([program, "-H", "127.0.0.1", "-p", "0"], stdout=log,
-                            stderr=subprocess.STDOUT)
-    try:
-        match = wait_until(
-            lambda: re.search(r"Running on http://127\.0\.0\.1:(\d+)", log_path.read_text()),
-            90, lambda: f"moto_server to start; its log: {log_path.read_text()}")
-        yield f"http://127.0.0.1:{match.group(1)}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        log.close()
-
-
-@pytest.fixture
-def s3(s3_endpoint, request):
-    client = boto3.client("s3", endpoint_url=s3_endpoint, aws_access_key_id="testing",
-                          aws_secret_access_key="testing", region_name="us-east-1")
-    bucket = re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:50] + f"-{os.getpid()}"
-    client.create_bucket(Bucket=bucket)
-    return client, bucket
-
-
-def s3_env(endpoint: str) -> dict:
-    return {**CREDENTIALS, "AWS_ENDPOINT_URL_S3": endpoint}
 
 
 def read_all(client, bucket: str, prefix: str) -> dict[str, bytes]:
