@@ -1,5 +1,5 @@
-"""Helpers for the data-capture and replay tests: reading capture files, running
-and `tandem replay` (the S3 fixtures are in s3_support.py)."""
+"""Helpers for the data-capture and replay tests: reading capture files and running
+`tandem replay` (the S3 fixtures are in s3_support.py)."""
 from __future__ import annotations
 
 import json
