@@ -10,7 +10,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <condition_variable>
@@ -27,6 +26,7 @@
 #include "pipeline/batch/report.h"
 #include "pipeline/chain/executor.h"
 #include "pipeline/common/log.h"
+#include "pipeline/runtime/event_loop.h"
 #include "pipeline/runtime/stage_runtime.h"
 #include "pipeline/transform/batcher.h"
 #include "pipeline/transform/data_processing.h"
@@ -789,34 +789,11 @@ void Runner::stop(int signal_number) {
 
 int run_transform(const spec::PipelineSpec& spec, const transform::TransformJob& job,
                   const RunOptions& options) {
-  ::signal(SIGPIPE, SIG_IGN);
   asio::io_context io(1);
   Runner runner(io, spec, job, options);
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  std::function<void()> wait_signal = [&] {
-    signals.async_wait([&](const boost::system::error_code& ec, int sig) {
-      if (ec) return;
-      runner.stop(sig);
-      wait_signal();
-    });
-  };
-  wait_signal();
-  int code = 0;
-  asio::co_spawn(io, runner.run(), [&](std::exception_ptr e) {
-    code = runner.exit_code();
-    if (e) {
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        log::error("internal error: {}", ex.what());
-      }
-      code = 70;
-    }
-    signals.cancel();
-    io.stop();
-  });
-  io.run();
-  return code;
+  return runtime::run_until_done(
+      io, runner.run(), [&](int signal_number) { runner.stop(signal_number); },
+      [&] { return runner.exit_code(); });
 }
 
 }  // namespace tandem::batch

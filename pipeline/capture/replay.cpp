@@ -8,7 +8,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cstdio>
@@ -21,6 +20,7 @@
 #include "pipeline/capture/replay_report.h"
 #include "pipeline/capture/replay_target.h"
 #include "pipeline/common/log.h"
+#include "pipeline/runtime/event_loop.h"
 
 namespace tandem::capture {
 namespace {
@@ -260,34 +260,11 @@ void Replayer::stop(int signal_number) {
 }  // namespace
 
 int run_replay(const spec::PipelineSpec& spec, const ReplayOptions& options) {
-  ::signal(SIGPIPE, SIG_IGN);
   asio::io_context io(1);
   Replayer replayer(io, spec, options);
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  std::function<void()> wait_signal = [&] {
-    signals.async_wait([&](const boost::system::error_code& ec, int sig) {
-      if (ec) return;
-      replayer.stop(sig);
-      wait_signal();
-    });
-  };
-  wait_signal();
-  int code = 0;
-  asio::co_spawn(io, replayer.run(), [&](std::exception_ptr e) {
-    code = replayer.exit_code();
-    if (e) {
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        log::error("internal error: {}", ex.what());
-      }
-      code = 70;
-    }
-    signals.cancel();
-    io.stop();
-  });
-  io.run();
-  return code;
+  return runtime::run_until_done(
+      io, replayer.run(), [&](int signal_number) { replayer.stop(signal_number); },
+      [&] { return replayer.exit_code(); });
 }
 
 }  // namespace tandem::capture
