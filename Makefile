@@ -55,10 +55,11 @@ fuzz-long: fuzz-build
 # The shared-memory ring, transport and SDK server under ThreadSanitizer (docs/shm.md).
 tsan: setup
 	cmake -S . -B $(BUILD_TSAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTANDEM_TSAN=ON
-	cmake --build $(BUILD_TSAN) -j$(JOBS) --target unit_proto unit_chain unit_sdk
+	cmake --build $(BUILD_TSAN) -j$(JOBS) --target unit_proto unit_chain unit_sdk unit_capture
 	$(BUILD_TSAN)/bin/unit_proto '[shm]'
 	$(BUILD_TSAN)/bin/unit_chain '[shm]'
 	$(BUILD_TSAN)/bin/unit_sdk '[shm]'
+	$(BUILD_TSAN)/bin/unit_capture
 
 format:
 	git ls-files '*.cpp' '*.h' | xargs clang-format -i
