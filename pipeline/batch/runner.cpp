@@ -415,9 +415,10 @@ std::optional<ObjectFailure> Runner::read_object(std::size_t index) {
     bytes_read_.fetch_add(n, std::memory_order_relaxed);
     const std::string_view chunk(buffer.data(), n);
     transform::Status status =
-        inflater ? inflater->feed(
-                       chunk, [&](std::string_view piece) { return take(splitter->feed(piece)); })
-                 : take(splitter->feed(chunk));
+        inflater
+            ? inflater->feed(
+                  chunk, [&](std::string_view inflated) { return take(splitter->feed(inflated)); })
+            : take(splitter->feed(chunk));
     if (!status) return input_failure(status.error());
   }
   if (inflater) {
