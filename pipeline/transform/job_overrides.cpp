@@ -119,8 +119,8 @@ void apply_batch_overrides(OverrideReader& reader, const JobOverrides& overrides
   if (overrides.batch_strategy) {
     BatchStrategy strategy = BatchStrategy::multi_record;
     const std::size_t before = reader.errors.size();
-    reader.choice(overrides.batch_strategy, "--strategy", kBatchStrategyNames,
-                  parse_batch_strategy, strategy);
+    reader.choice(overrides.batch_strategy, "--strategy", kBatchStrategyNames, parse_batch_strategy,
+                  strategy);
     if (reader.errors.size() == before) job.batch_strategy = strategy;
   }
   reader.integer(overrides.max_payload_in_mb, "--max-payload-mb", 0, kMaxPayloadInMB,

@@ -36,6 +36,26 @@ std::size_t nesting_depth(std::string_view text) {
 
 }  // namespace
 
+std::string_view json_type_phrase(const Json& value) {
+  switch (value.type()) {
+    case Json::value_t::object:
+      return "an object";
+    case Json::value_t::array:
+      return "an array";
+    case Json::value_t::string:
+      return "a string";
+    case Json::value_t::boolean:
+      return "a boolean";
+    case Json::value_t::null:
+      return "null";
+    case Json::value_t::number_integer:
+    case Json::value_t::number_unsigned:
+      return "an integer";
+    default:
+      return "a number";
+  }
+}
+
 Result<Json> parse_json(std::string_view text) {
   if (nesting_depth(text) > kMaxJsonDepth) {
     return Error{fmt::format("JSON nested deeper than {} levels", kMaxJsonDepth)};

@@ -19,4 +19,8 @@ inline constexpr std::size_t kMaxJsonDepth = 512;
 // column 6: syntax error while parsing value - unexpected end of input; ...".
 Result<Json> parse_json(std::string_view text);
 
+// What a value is, for error messages: "an object", "an array", "a string", "a boolean",
+// "null", "an integer" or "a number".
+std::string_view json_type_phrase(const Json& value);
+
 }  // namespace tandem::transform

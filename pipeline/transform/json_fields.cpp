@@ -13,25 +13,6 @@ namespace {
 
 constexpr std::size_t kShownValueLength = 60;
 
-std::string_view type_name(const Json& value) {
-  switch (value.type()) {
-    case Json::value_t::object:
-      return "an object";
-    case Json::value_t::array:
-      return "an array";
-    case Json::value_t::string:
-      return "a string";
-    case Json::value_t::boolean:
-      return "a boolean";
-    case Json::value_t::null:
-      return "null";
-    case Json::value_t::number_float:
-      return "a number";
-    default:
-      return "an integer";
-  }
-}
-
 }  // namespace
 
 std::string JsonFields::child(std::string_view path, std::string_view key) {
@@ -66,7 +47,7 @@ std::optional<Json> JsonFields::parse(std::string_view text) {
 bool JsonFields::check_object(const Json& value, std::string_view path,
                               std::span<const std::string_view> known) {
   if (!value.is_object()) {
-    error(path, fmt::format("expected an object, got {}", type_name(value)));
+    error(path, fmt::format("expected an object, got {}", json_type_phrase(value)));
     return false;
   }
   for (const auto& item : value.items()) {

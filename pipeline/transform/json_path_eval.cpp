@@ -10,23 +10,6 @@ namespace {
 using Segment = JsonPath::Segment;
 using Nodes = std::vector<const Json*>;
 
-std::string_view type_phrase(const Json& value) {
-  switch (value.type()) {
-    case Json::value_t::object:
-      return "an object";
-    case Json::value_t::array:
-      return "an array";
-    case Json::value_t::string:
-      return "a string";
-    case Json::value_t::boolean:
-      return "a boolean";
-    case Json::value_t::null:
-      return "null";
-    default:
-      return "a number";
-  }
-}
-
 Error step_error(const Segment& segment, std::string_view what) {
   return Error{fmt::format("{}: {}", segment.text, what)};
 }
@@ -46,7 +29,7 @@ std::optional<Error> select_by_index(const Segment& segment, const Json& node, b
                                      Nodes& out) {
   if (!node.is_array()) {
     if (!strict) return std::nullopt;
-    return step_error(segment, fmt::format("expected an array, got {}", type_phrase(node)));
+    return step_error(segment, fmt::format("expected an array, got {}", json_type_phrase(node)));
   }
   const auto size = static_cast<std::int64_t>(node.size());
   for (const JsonPath::Selector& selector : segment.selectors) {
@@ -70,7 +53,7 @@ std::optional<Error> select_by_name(const Segment& segment, const Json& node, bo
                                     Nodes& out) {
   if (!node.is_object()) {
     if (!strict) return std::nullopt;
-    return step_error(segment, fmt::format("expected an object, got {}", type_phrase(node)));
+    return step_error(segment, fmt::format("expected an object, got {}", json_type_phrase(node)));
   }
   for (const std::string& name : segment.names) {
     const auto found = node.find(name);
@@ -99,7 +82,7 @@ std::optional<Error> select(const Segment& segment, const Json& node, bool stric
   }
   if (!strict) return std::nullopt;
   return step_error(segment,
-                    fmt::format("expected an object or an array, got {}", type_phrase(node)));
+                    fmt::format("expected an object or an array, got {}", json_type_phrase(node)));
 }
 
 // A final ['a','b'] on one object keeps those keys, in the order the path names them.

@@ -5,54 +5,19 @@ after changing an input format, from any folder: python3 tests/fuzz/make_corpus.
 """
 import gzip
 import shutil
-import struct
+import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 CORPUS = HERE / "corpus"
 
+sys.path.insert(0, str(ROOT / "tests" / "integration"))
+from framing import recordio, recordio_part, tfrecord  # noqa: E402
+
 # Split types and modes of fuzz_splitter's control byte (splitter_fuzzer.cpp).
 NONE, LINE, RECORDIO, TFRECORD = 0, 1, 2, 3
 PLAIN, GZIP_BYTES, GZIP_ROUND_TRIP = 0, 1, 2
-
-
-def recordio_part(data: bytes, cflag: int) -> bytes:
-    header = struct.pack("<II", 0xCED7230A, (cflag << 29) | len(data))
-    return header + data + b"\0" * (-len(data) % 4)
-
-
-def recordio(records: list[bytes]) -> bytes:
-    return b"".join(recordio_part(r, 0) for r in records)
-
-
-def _crc32c_table() -> list[int]:
-    table = []
-    for n in range(256):
-        c = n
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-        table.append(c)
-    return table
-
-
-_CRC32C = _crc32c_table()
-
-
-def masked_crc(data: bytes) -> int:
-    crc = 0xFFFFFFFF
-    for b in data:
-        crc = _CRC32C[(crc ^ b) & 0xFF] ^ (crc >> 8)
-    crc ^= 0xFFFFFFFF
-    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
-
-
-def tfrecord(records: list[bytes]) -> bytes:
-    out = b""
-    for r in records:
-        length = struct.pack("<Q", len(r))
-        out += length + struct.pack("<I", masked_crc(length)) + r + struct.pack("<I", masked_crc(r))
-    return out
 
 
 def control(split_type: int, mode: int, limit: int = 0, chunk: int = 1) -> int:

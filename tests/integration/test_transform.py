@@ -11,9 +11,9 @@ import subprocess
 import pytest
 
 from harness import REPO_ROOT
+from framing import recordio, recordio_part, tfrecord
 from transform_support import (batch_stage, csv_lines, gzipped, identity_pipeline, outputs,
-                               pipeline, recordio, recordio_part, run_transform, stage_log,
-                               tfrecord)
+                               pipeline, run_transform, stage_log)
 
 MiB = 1024 * 1024
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
-import struct
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -73,53 +72,6 @@ def csv_lines(count: int, start: int = 0, width: int = 3) -> bytes:
     return b"".join(
         (",".join(str((i + 1) * (k + 1)) for k in range(width)) + "\n").encode()
         for i in range(start, start + count))
-
-
-# --- framings ---------------------------------------------------------------------------
-
-RECORDIO_MAGIC = 0xCED7230A
-
-
-def recordio_part(data: bytes, cflag: int) -> bytes:
-    header = struct.pack("<II", RECORDIO_MAGIC, (cflag << 29) | len(data))
-    return header + data + b"\0" * (-len(data) % 4)
-
-
-def recordio(records: list[bytes]) -> bytes:
-    return b"".join(recordio_part(r, 0) for r in records)
-
-
-def _crc32c_table() -> list[int]:
-    table = []
-    for n in range(256):
-        c = n
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-        table.append(c)
-    return table
-
-
-_CRC32C = _crc32c_table()
-
-
-def crc32c(data: bytes) -> int:
-    crc = 0xFFFFFFFF
-    for b in data:
-        crc = _CRC32C[(crc ^ b) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
-
-
-def masked_crc(data: bytes) -> int:
-    crc = crc32c(data)
-    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
-
-
-def tfrecord(records: list[bytes]) -> bytes:
-    out = b""
-    for r in records:
-        length = struct.pack("<Q", len(r))
-        out += length + struct.pack("<I", masked_crc(length)) + r + struct.pack("<I", masked_crc(r))
-    return out
 
 
 def gzipped(data: bytes) -> bytes:

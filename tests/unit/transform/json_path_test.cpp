@@ -89,9 +89,9 @@ TEST_CASE("JSONPath errors while the path is definite", "[json_path]") {
         "error: [0,9]: index 9 is out of range for an array of 5 elements");
   CHECK(select("$.missing", kObject) == "error: .missing: no key \"missing\"");
   CHECK(select("$['id','nope']", kObject) == "error: ['id','nope']: no key \"nope\"");
-  CHECK(select("$.id.x", kObject) == "error: .x: expected an object, got a number");
+  CHECK(select("$.id.x", kObject) == "error: .x: expected an object, got an integer");
   CHECK(select("$[0]", kObject) == "error: [0]: expected an array, got an object");
-  CHECK(select("$.id.*", kObject) == "error: .*: expected an object or an array, got a number");
+  CHECK(select("$.id.*", kObject) == "error: .*: expected an object or an array, got an integer");
   CHECK(select("$[1:]", R"("text")") == "error: [1:]: expected an array, got a string");
 }
 
