@@ -5,29 +5,14 @@
 #include <catch2/catch.hpp>
 #include <string>
 
+#include "tests/unit/featurize/example_spec.h"
+
 namespace tandem::builtin::featurize {
 namespace {
 
 using nlohmann::json;
 
-// The brief's example: num = impute + scale over columns 0 and 2, cat = impute + onehot
-// (ignore) over column 1, column 3 dropped.
-const char* const example = R"({
-  "format": "tandem-featurize/1",
-  "n_input_columns": 4,
-  "input_columns": ["age", "color", "size", "id"],
-  "transformers": [
-    {"name": "num", "columns": [0, 2], "steps": [
-      {"type": "impute", "fill": [41.5, 3.0]},
-      {"type": "scale", "mean": [40.1, 2.5], "scale": [12.0, 1.5]}
-    ]},
-    {"name": "cat", "columns": [1], "steps": [
-      {"type": "impute", "fill": ["missing"]},
-      {"type": "onehot", "categories": [["blue", "missing", "red"]], "handle_unknown": "ignore"}
-    ]}
-  ],
-  "remainder": "drop"
-})";
+const char* const example = testing::kExampleSpec;
 
 Featurizer featurizer_of(const char* spec, const char* patch = "{}") {
   json document = json::parse(spec);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "stages/common/model_json.h"
+#include "tests/unit/featurize/example_spec.h"
 
 namespace tandem::builtin::featurize {
 namespace {
@@ -18,22 +19,7 @@ namespace {
 using nlohmann::json;
 using Lines = std::vector<std::string>;
 
-const char* const example = R"({
-  "format": "tandem-featurize/1",
-  "n_input_columns": 4,
-  "input_columns": ["age", "color", "size", "id"],
-  "transformers": [
-    {"name": "num", "columns": [0, 2], "steps": [
-      {"type": "impute", "fill": [41.5, 3.0]},
-      {"type": "scale", "mean": [40.1, 2.5], "scale": [12.0, 1.5]}
-    ]},
-    {"name": "cat", "columns": [1], "steps": [
-      {"type": "impute", "fill": ["missing"]},
-      {"type": "onehot", "categories": [["blue", "missing", "red"]], "handle_unknown": "ignore"}
-    ]}
-  ],
-  "remainder": "drop"
-})";
+const char* const example = testing::kExampleSpec;
 
 // The example with `patch` (a JSON merge patch) applied.
 json example_with(const char* patch) {
