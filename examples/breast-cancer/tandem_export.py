@@ -197,3 +197,25 @@ def export_featurizer(column_transformer: ColumnTransformer, input_columns: list
         "transformers": transformers,
         "remainder": remainder,
     }
+
+
+def write_artifacts(model_dir, featurizer, input_columns, classifier, postprocess: dict):
+    """Writes the three stages' model folders (and the BYOC featurizer's joblib) under
+    `model_dir`: featurize/featurize.json, xgboost/model.json, postprocess/postprocess.json
+    (`postprocess` without its "format" key). Returns the booster file's path."""
+    import json
+
+    import joblib
+
+    for sub in ("featurize", "xgboost", "postprocess", "byoc-featurizer"):
+        (model_dir / sub).mkdir(parents=True, exist_ok=True)
+    for stale in (model_dir / "xgboost").iterdir():
+        stale.unlink()  # tandem-xgboost wants exactly one model file there
+    spec = export_featurizer(featurizer, input_columns)
+    (model_dir / "featurize" / "featurize.json").write_text(json.dumps(spec, indent=1) + "\n")
+    booster_path = model_dir / "xgboost" / "model.json"
+    classifier.get_booster().save_model(str(booster_path))
+    (model_dir / "postprocess" / "postprocess.json").write_text(json.dumps(
+        {"format": "tandem-postprocess/1", **postprocess}, indent=1) + "\n")
+    joblib.dump(featurizer, model_dir / "byoc-featurizer" / "featurizer.joblib", compress=3)
+    return booster_path

@@ -27,7 +27,6 @@ import os
 import sys
 from pathlib import Path
 
-import joblib
 import numpy as np
 import xgboost as xgb
 from sklearn.compose import ColumnTransformer
@@ -39,7 +38,7 @@ from sklearn.preprocessing import StandardScaler
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from tandem_export import export_featurizer  # noqa: E402
+from tandem_export import write_artifacts  # noqa: E402
 
 DATA = Path("/usr/lib/python3/dist-packages/sklearn/datasets/data/breast_cancer.csv")
 SEED = 42
@@ -91,18 +90,9 @@ def main() -> None:
     classifier.fit(x_train, y[train_idx])
 
     model = HERE / "model"
-    for sub in ("featurize", "xgboost", "postprocess", "byoc-featurizer"):
-        (model / sub).mkdir(parents=True, exist_ok=True)
-    for stale in (model / "xgboost").iterdir():
-        stale.unlink()  # tandem-xgboost wants exactly one model file there
-    spec = export_featurizer(featurizer, feature_names)
-    (model / "featurize" / "featurize.json").write_text(json.dumps(spec, indent=1) + "\n")
-    booster_path = model / "xgboost" / "model.json"
-    classifier.get_booster().save_model(str(booster_path))
-    (model / "postprocess" / "postprocess.json").write_text(json.dumps(
-        {"format": "tandem-postprocess/1", "mode": "threshold", "threshold": THRESHOLD,
-         "labels": LABELS}, indent=1) + "\n")
-    joblib.dump(featurizer, model / "byoc-featurizer" / "featurizer.joblib", compress=3)
+    booster_path = write_artifacts(model, featurizer, feature_names, classifier,
+                                   {"mode": "threshold", "threshold": THRESHOLD,
+                                    "labels": LABELS})
 
     # What the endpoint must answer, computed from the files just written: the held-out text
     # parsed as the stages parse it, scikit-learn's transform, the saved booster's predict.

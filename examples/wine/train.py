@@ -33,7 +33,6 @@ import os
 import sys
 from pathlib import Path
 
-import joblib
 import numpy as np
 import xgboost as xgb
 from sklearn.compose import ColumnTransformer
@@ -45,7 +44,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "breast-cancer"))
-from tandem_export import export_featurizer  # noqa: E402
+from tandem_export import write_artifacts  # noqa: E402
 
 DATA = Path("/usr/lib/python3/dist-packages/sklearn/datasets/data/wine_data.csv")
 SEED = 7
@@ -117,17 +116,8 @@ def main() -> None:
     classifier.fit(x_train, y[train_idx])
 
     model = HERE / "model"
-    for sub in ("featurize", "xgboost", "postprocess", "byoc-featurizer"):
-        (model / sub).mkdir(parents=True, exist_ok=True)
-    for stale in (model / "xgboost").iterdir():
-        stale.unlink()  # tandem-xgboost wants exactly one model file there
-    spec = export_featurizer(featurizer, input_columns)
-    (model / "featurize" / "featurize.json").write_text(json.dumps(spec, indent=1) + "\n")
-    booster_path = model / "xgboost" / "model.json"
-    classifier.get_booster().save_model(str(booster_path))
-    (model / "postprocess" / "postprocess.json").write_text(json.dumps(
-        {"format": "tandem-postprocess/1", "mode": "argmax", "labels": LABELS}, indent=1) + "\n")
-    joblib.dump(featurizer, model / "byoc-featurizer" / "featurizer.joblib", compress=3)
+    booster_path = write_artifacts(model, featurizer, input_columns, classifier,
+                                   {"mode": "argmax", "labels": LABELS})
 
     heldout_lines = [",".join(row) for row in heldout_fields]
     (HERE / "heldout.csv").write_text("\n".join(heldout_lines) + "\n")
