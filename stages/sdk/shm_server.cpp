@@ -70,9 +70,10 @@ ShmServer::~ShmServer() {
 }
 
 void ShmServer::start(unsigned threads) {
-  for (unsigned i = 0; i < std::max(1u, threads); ++i) threads_.emplace_back([this] { serve(); });
+  // tandem may submit from here on: the threads look at every slot before they first sleep.
   std::atomic_ref<std::uint32_t>(segment_.ring().control().stage_pid)
       .store(static_cast<std::uint32_t>(getpid()), std::memory_order_release);
+  for (unsigned i = 0; i < std::max(1u, threads); ++i) threads_.emplace_back([this] { serve(); });
 }
 
 void ShmServer::stop() {
