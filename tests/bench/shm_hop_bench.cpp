@@ -52,18 +52,21 @@ struct RawRing {
 };
 
 // Waits on `fd` the way both sides of the transport do: say `side` sleeps, look once more
-// with `ready`, then poll, drain, and say it is awake.
+// with `ready` (which claims what it finds), then poll, drain, and say it is awake.
 template <typename Ready>
 void sleep_until(shm::Ring& ring, shm::Ring::Side side, int fd, Ready ready) {
-  while (!ready()) {
+  for (;;) {
+    if (ready()) return;
     ring.announce_sleep(side);
-    if (!ready()) {
+    const bool found = ready();
+    if (!found) {
       pollfd p{fd, POLLIN, 0};
       poll(&p, 1, -1);
       char drain[64];
       if (read(fd, drain, sizeof drain) == 0) _exit(0);
     }
     ring.retract_sleep(side);
+    if (found) return;
   }
 }
 
