@@ -66,8 +66,7 @@ int main(int argc, char** argv) {
   app.add_option("--log-level")
       ->description(
           "least severe lines logged: debug, info, warn or error; default info. Debug adds each "
-          "stage's command and environment (secret values masked, see docs/security.md) and "
-          "every object-store request")
+          "stage's command and environment (secret values masked, see docs/security.md)")
       ->envname("TANDEM_LOG_LEVEL")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->each([](const std::string& l) { tandem::log::set_level(*tandem::log::parse_level(l)); });
