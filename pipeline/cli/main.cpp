@@ -66,7 +66,8 @@ int main(int argc, char** argv) {
   app.add_option("--log-level")
       ->description(
           "least severe lines logged: debug, info, warn or error; default info. Debug adds each "
-          "stage's command and environment (secret values masked, see docs/security.md)")
+          "stage's command and environment (secret values masked, see docs/security.md) and "
+          "where each input, output and capture destination resolved to")
       ->envname("TANDEM_LOG_LEVEL")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->each([](const std::string& l) { tandem::log::set_level(*tandem::log::parse_level(l)); });
