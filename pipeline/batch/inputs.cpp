@@ -5,6 +5,7 @@
 #include <map>
 #include <stdexcept>
 
+#include "pipeline/common/log.h"
 #include "pipeline/transform/manifest.h"
 
 namespace tandem::batch {
@@ -43,6 +44,7 @@ struct Listed {
 
 std::vector<Listed> list_prefix(const transform::TransformJob& job, InputPlan& plan) {
   auto location = storage::open_location(job.input.uri);
+  log::debug("input {}: {}", job.input.uri, location.description);
   auto* store = location.store.get();
   plan.input_stores.push_back(std::move(location.store));
   std::vector<Listed> listed;
@@ -99,6 +101,7 @@ InputPlan plan_inputs(const transform::TransformJob& job, const transform::Shard
   plan.listed = listed.size();
   plan.output_uri = with_trailing_slash(job.output.path);
   auto output = storage::open_location(plan.output_uri);
+  log::debug("output {}: {}", plan.output_uri, output.description);
   plan.output_store = std::move(output.store);
   for (auto& object : listed) {
     if (!shard.owns(object.relative)) {

@@ -226,7 +226,7 @@ nlohmann::ordered_json to_json(const JobReport& r) {
   j["MaxPayloadInMB"] = r.parameters.max_payload_in_mb;
   j["BatchStrategy"] = to_string(r.parameters.batch_strategy);
   nlohmann::ordered_json env = nlohmann::ordered_json::object();
-  for (const auto& [k, v] : job.environment) env[k] = v;
+  for (const auto& [k, v] : job.environment) env[k] = r.secret_env.contains(k) ? "<secret>" : v;
   j["Environment"] = env;
   nlohmann::ordered_json input;
   input["DataSource"]["S3DataSource"] = {{"S3DataType", to_string(job.input.data_type)},

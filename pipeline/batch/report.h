@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,8 @@ struct JobReport {
   JobStatus status = JobStatus::completed;
   std::string failure_reason;  // DescribeTransformJob's FailureReason
   transform::TransformJob job;
+  // Environment names whose values the report shows as <secret> (spec::secret_env_names).
+  std::set<std::string> secret_env;
   transform::ExecutionParameters parameters;
   transform::Shard shard;
   std::size_t listed = 0;        // objects the input names

@@ -16,7 +16,6 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
-#include <fstream>
 #include <mutex>
 #include <thread>
 
@@ -26,6 +25,7 @@
 #include "pipeline/batch/report.h"
 #include "pipeline/chain/executor.h"
 #include "pipeline/common/log.h"
+#include "pipeline/common/private_file.h"
 #include "pipeline/runtime/event_loop.h"
 #include "pipeline/runtime/stage_runtime.h"
 #include "pipeline/transform/batcher.h"
@@ -174,6 +174,7 @@ asio::awaitable<bool> Runner::prepare() {
   job_name_ = job_.name.value_or(spec_.name + "-transform");
   report_.name = job_name_;
   report_.job = job_;
+  report_.secret_env = spec::secret_env_names(spec_);
   report_.shard = options_.shard;
   for (const auto& note : options_.notes) log::info("{}", note);
 
@@ -669,13 +670,11 @@ void Runner::write_metrics(bool running, std::optional<bool> succeeded) {
   const std::string& path = *options_.metrics_path;
   const std::string temporary = path + ".tmp";
   const double started = std::chrono::duration<double>(started_wall_.time_since_epoch()).count();
-  {
-    std::ofstream out(temporary, std::ios::trunc);
-    out << progress_metrics(progress(), job_name_, running, succeeded, started);
-    if (!out) {
-      log::warn("could not write the metrics file {}", temporary);
-      return;
-    }
+  const std::string error = common::write_private_file(
+      temporary, progress_metrics(progress(), job_name_, running, succeeded, started));
+  if (!error.empty()) {
+    log::warn("could not write the metrics file {}: {}", temporary, error);
+    return;
   }
   if (std::rename(temporary.c_str(), path.c_str()) != 0)
     log::warn("could not rename {} to {}: {}", temporary, path, std::strerror(errno));
@@ -721,10 +720,10 @@ void Runner::finish_report() {
   write_metrics(false, report_.status == JobStatus::completed);
   std::fprintf(stderr, "%s\n", summary(report_).c_str());
   if (options_.report_path) {
-    std::ofstream out(*options_.report_path, std::ios::trunc);
-    out << to_json(report_).dump(2) << "\n";
-    if (!out) {
-      log::error("could not write the report to {}", *options_.report_path);
+    const std::string error =
+        common::write_private_file(*options_.report_path, to_json(report_).dump(2) + "\n");
+    if (!error.empty()) {
+      log::error("could not write the report to {}: {}", *options_.report_path, error);
       if (exit_code_ == 0) exit_code_ = kExitFailed;
     }
   }

@@ -10,6 +10,7 @@ storage::Location open_destination(const std::string& destination) {
   auto location =
       storage::open_location(destination.ends_with('/') ? destination : destination + "/");
   if (!location.prefix.empty() && !location.prefix.ends_with('/')) location.prefix += '/';
+  log::debug("capture destination {}: {}", destination, location.description);
   return location;
 }
 

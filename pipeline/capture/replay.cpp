@@ -12,7 +12,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <set>
 #include <thread>
@@ -20,6 +19,7 @@
 #include "pipeline/capture/replay_report.h"
 #include "pipeline/capture/replay_target.h"
 #include "pipeline/common/log.h"
+#include "pipeline/common/private_file.h"
 #include "pipeline/runtime/event_loop.h"
 
 namespace tandem::capture {
@@ -60,9 +60,9 @@ std::string display_name(const Objects& objects, const std::string& uri, const s
 }
 
 bool write_json(const std::string& path, const Json& json) {
-  std::ofstream out(path, std::ios::trunc);
-  out << json.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
-  return static_cast<bool>(out);
+  return common::write_private_file(path,
+                                    json.dump(2, ' ', false, Json::error_handler_t::replace) + "\n")
+      .empty();
 }
 
 class Replayer {
@@ -106,7 +106,10 @@ asio::awaitable<void> Replayer::run() {
   std::string failure;
   try {
     objects = list_objects(uri, options_.input.has_value());
-    if (options_.trace_dir) std::filesystem::create_directories(*options_.trace_dir);
+    // Traces hold request bodies: a folder tandem creates for them is 0750, as outputs are.
+    if (options_.trace_dir && std::filesystem::create_directories(*options_.trace_dir)) {
+      std::filesystem::permissions(*options_.trace_dir, std::filesystem::perms(0750));
+    }
     if (options_.endpoint) {
       target_ = make_endpoint_target(io_.get_executor(), *options_.endpoint,
                                      spec_.server.invocation_timeout + std::chrono::seconds(10));

@@ -63,6 +63,14 @@ int main(int argc, char** argv) {
       ->envname("TANDEM_LOG_FORMAT")
       ->check(CLI::IsMember({"text", "json", "auto"}))
       ->each([](const std::string& f) { tandem::log::set_format(*tandem::log::parse_format(f)); });
+  app.add_option("--log-level")
+      ->description(
+          "least severe lines logged: debug, info, warn or error; default info. Debug adds each "
+          "stage's command and environment (secret values masked, see docs/security.md) and "
+          "where each input, output and capture destination resolved to")
+      ->envname("TANDEM_LOG_LEVEL")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+      ->each([](const std::string& l) { tandem::log::set_level(*tandem::log::parse_level(l)); });
   // Also after the subcommand: `tandem serve spec --log-format json`.
   for (auto* sub : app.get_subcommands([](CLI::App*) { return true; })) sub->fallthrough();
 

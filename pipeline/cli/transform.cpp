@@ -20,12 +20,17 @@ std::optional<std::string> env(const char* name) {
   return std::string(value);
 }
 
+// A CreateTransformJob request is a few KiB (16 Environment entries of 10 KiB at most); a job
+// file is read up to this much and no further, so /dev/zero cannot exhaust memory.
+constexpr std::size_t kMaxJobFileBytes = 1024 * 1024;
+
 std::optional<std::string> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::nullopt;
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  std::string text(kMaxJobFileBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  return text;
 }
 
 }  // namespace
@@ -70,6 +75,10 @@ int transform(const spec::PipelineSpec& spec, const TransformArgs& args) {
     const auto text = read_file(*args.job_file);
     if (!text) {
       std::cerr << *args.job_file << ": cannot read the job file\n";
+      return kExitInvalidJob;
+    }
+    if (text->size() > kMaxJobFileBytes) {
+      std::cerr << *args.job_file << ": the job file is larger than 1 MiB\n";
       return kExitInvalidJob;
     }
     auto parsed = transform::parse_transform_job(*text, *args.job_file);

@@ -103,6 +103,14 @@ Format format() {
   return g_format.load();
 }
 
+std::optional<Level> parse_level(std::string_view name) {
+  if (name == "debug") return Level::debug;
+  if (name == "info") return Level::info;
+  if (name == "warn") return Level::warn;
+  if (name == "error") return Level::error;
+  return std::nullopt;
+}
+
 std::optional<Format> parse_format(std::string_view name) {
   if (name == "text") return Format::text;
   if (name == "json") return Format::json;

@@ -24,6 +24,9 @@ void set_level(Level level);
 void set_format(Format format);
 Format format();
 
+// "debug", "info", "warn" or "error"; nullopt for anything else.
+std::optional<Level> parse_level(std::string_view name);
+
 // "text", "json", or "auto" (json unless stderr is a terminal); nullopt for anything else.
 std::optional<Format> parse_format(std::string_view name);
 

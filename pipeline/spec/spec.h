@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -49,6 +50,9 @@ struct StageSpec {
   std::string working_dir;               // absolute, resolved against the spec file's folder
   std::optional<std::string> model_dir;  // absolute; passed as SM_MODEL_DIR
   std::map<std::string, std::string> env;
+  // Names of variables whose values are secret: tandem shows them as <secret> wherever it
+  // prints an environment (the debug launch line, a transform job's report).
+  std::set<std::string> secret_env;
   Transport transport = Transport::http;
   std::optional<std::string> content_type;  // overrides the Content-Type sent to this stage
   std::optional<std::string> accept;        // Accept sent to this stage
@@ -87,6 +91,16 @@ struct PipelineSpec {
 
   const StageSpec* find_stage(std::string_view name) const;
 };
+
+// Variables whose values tandem never prints, whatever the spec says: AWS credentials.
+bool is_always_secret(std::string_view name);
+// Whether `name`'s value is shown as <secret> for `stage` (its secret_env, or always secret).
+bool is_secret(const StageSpec& stage, std::string_view name);
+// `env` as NAME=value pairs separated by spaces, secret values replaced by <secret>.
+std::string describe_env(const StageSpec& stage, const std::map<std::string, std::string>& env);
+// The names any stage lists in secret_env, and the ones always secret (a transform job's
+// Environment goes to every stage, so it is redacted with all of them).
+std::set<std::string> secret_env_names(const PipelineSpec& spec);
 
 // One problem found while loading a spec: where it is and what is wrong.
 struct SpecError {

@@ -6,6 +6,7 @@
 #include <array>
 #include <charconv>
 #include <map>
+#include <set>
 #include <string_view>
 
 #include "pipeline/spec/expand_env.h"
@@ -14,10 +15,20 @@
 namespace tandem::spec {
 namespace {
 
-constexpr std::array<std::string_view, 12> kStageKeys = {
-    "name",      "command",           "working_dir",  "model_dir",
-    "env",       "transport",         "content_type", "accept",
-    "timeout_s", "startup_timeout_s", "max_inflight", "mount_model_dir",
+constexpr std::array<std::string_view, 13> kStageKeys = {
+    "name",
+    "command",
+    "working_dir",
+    "model_dir",
+    "env",
+    "secret_env",
+    "transport",
+    "content_type",
+    "accept",
+    "timeout_s",
+    "startup_timeout_s",
+    "max_inflight",
+    "mount_model_dir",
 };
 constexpr std::array<std::string_view, 2> kBooleans = {"false", "true"};
 constexpr std::array<std::string_view, 2> kTransports = {"http", "shm"};
@@ -96,6 +107,30 @@ void read_env(Context& ctx, const Value& value, std::map<std::string, std::strin
   }
 }
 
+// Names whose values tandem never prints: each must be a valid variable name, listed once.
+void read_secret_env(Context& ctx, const Value& value, std::set<std::string>& names) {
+  if (!value.node.IsSequence()) {
+    ctx.error(
+        value.mark, value.path,
+        fmt::format("expected a list of environment variable names, got {}", describe(value.node)));
+    return;
+  }
+  std::size_t index = 0;
+  for (const YAML::Node& item : value.node) {
+    const Value name = element(value, index++, item);
+    auto text = read_string(ctx, name);
+    if (!text) continue;
+    if (!is_env_name(*text)) {
+      ctx.error(name.mark, name.path,
+                fmt::format("expected an environment variable name (letters, digits and "
+                            "underscores, not starting with a digit), got {}",
+                            quote(*text)));
+    } else if (!names.insert(*text).second) {
+      ctx.error(name.mark, name.path, fmt::format("{} is listed twice", *text));
+    }
+  }
+}
+
 void read_transport(Context& ctx, const Value& value, Transport& transport) {
   const auto choice = read_choice(ctx, value, kTransports);
   if (!choice) return;
@@ -118,6 +153,7 @@ void read_stage_fields(Context& ctx, const Fields& fields, const std::filesystem
   if (auto v = fields.get("working_dir")) assign(read_path(ctx, *v, base_dir), stage.working_dir);
   if (auto v = fields.get("model_dir")) assign(read_path(ctx, *v, base_dir), stage.model_dir);
   if (auto v = fields.get("env")) read_env(ctx, *v, stage.env);
+  if (auto v = fields.get("secret_env")) read_secret_env(ctx, *v, stage.secret_env);
   if (auto v = fields.get("transport")) read_transport(ctx, *v, stage.transport);
   if (auto v = fields.get("content_type")) assign(read_string(ctx, *v), stage.content_type);
   if (auto v = fields.get("accept")) assign(read_string(ctx, *v), stage.accept);

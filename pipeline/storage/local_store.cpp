@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <random>
 
 namespace tandem::storage {
@@ -18,6 +19,11 @@ namespace {
 // Reads and writes go through a buffer of this size, so a caller reading or writing a few
 // bytes at a time does not pay one system call each.
 constexpr std::size_t kBufferSize = 64 * 1024;
+
+// Outputs and capture files hold model inputs and answers: no access for other users, read
+// access for the group (a log shipper, a monitoring job), set exactly whatever the umask.
+constexpr mode_t kFileMode = 0640;
+constexpr mode_t kFolderMode = 0750;
 
 [[noreturn]] void fail(const fs::path& path, std::string_view what, int error) {
   throw StorageError(fmt::format("{}: {}: {}", path.string(), what, std::strerror(error)));
@@ -46,6 +52,12 @@ class FileDescriptor {
   explicit FileDescriptor(int fd) : fd_(fd) {}
   FileDescriptor(const FileDescriptor&) = delete;
   FileDescriptor& operator=(const FileDescriptor&) = delete;
+  FileDescriptor(FileDescriptor&& other) noexcept : fd_(other.release()) {}
+  FileDescriptor& operator=(FileDescriptor&& other) noexcept {
+    reset();
+    fd_ = other.release();
+    return *this;
+  }
   ~FileDescriptor() { reset(); }
   int get() const { return fd_; }
   int release() { return std::exchange(fd_, -1); }
@@ -91,8 +103,13 @@ class LocalInputStream final : public InputStream {
 
 class LocalOutputObject final : public OutputObject {
  public:
-  LocalOutputObject(fs::path final_path, fs::path temp_path, int fd)
-      : final_path_(std::move(final_path)), temp_path_(std::move(temp_path)), fd_(fd) {
+  // `folder` is the open folder that holds the output; names are relative to it.
+  LocalOutputObject(fs::path final_path, std::string temp_name, int folder, int fd)
+      : final_path_(std::move(final_path)),
+        temp_path_(final_path_.parent_path() / temp_name),
+        temp_name_(std::move(temp_name)),
+        folder_(folder),
+        fd_(fd) {
     buffer_.reserve(kBufferSize);
   }
   ~LocalOutputObject() override { abort(); }
@@ -113,23 +130,26 @@ class LocalOutputObject final : public OutputObject {
       // fsync before rename: otherwise a crash can leave the final name on an empty file.
       if (::fsync(fd_.get()) != 0) fail(temp_path_, "fsync failed", errno);
       if (::close(fd_.release()) != 0) fail(temp_path_, "close failed", errno);
-      if (::rename(temp_path_.c_str(), final_path_.c_str()) != 0) {
-        fail(final_path_, fmt::format("rename from {} failed", temp_path_.filename().string()),
-             errno);
+      // renameat replaces a symbolic link at the final name rather than writing through it.
+      const std::string final_name = final_path_.filename().string();
+      if (::renameat(folder_.get(), temp_name_.c_str(), folder_.get(), final_name.c_str()) != 0) {
+        fail(final_path_, fmt::format("rename from {} failed", temp_name_), errno);
       }
     } catch (...) {
       abort();
       throw;
     }
     finished_ = true;
-    sync_parent_folder();
+    // The rename is durable only once the folder's entry is on disk.
+    if (::fsync(folder_.get()) != 0)
+      fail(final_path_.parent_path(), "fsync of folder failed", errno);
   }
 
   void abort() noexcept override {
     if (finished_) return;
     fd_.reset();
-    ::unlink(temp_path_.c_str());  // may already be gone after a failed rename; fine
-    finished_ = true;              // nothing left to abort
+    ::unlinkat(folder_.get(), temp_name_.c_str(), 0);  // may be gone after a failed rename
+    finished_ = true;                                  // nothing left to abort
   }
 
  private:
@@ -147,19 +167,62 @@ class LocalOutputObject final : public OutputObject {
     }
   }
 
-  // The rename is durable only once the folder's entry is on disk.
-  void sync_parent_folder() {
-    fs::path parent = final_path_.parent_path();
-    FileDescriptor dir(
-        ::open(parent.empty() ? "." : parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (dir.get() < 0 || ::fsync(dir.get()) != 0) fail(parent, "fsync of folder failed", errno);
-  }
-
   fs::path final_path_, temp_path_;
+  std::string temp_name_;
+  FileDescriptor folder_;
   FileDescriptor fd_;
   std::string buffer_;
   bool finished_ = false;
 };
+
+// Makes `name` in `parent` a folder with kFolderMode, if it is not there yet.
+void make_folder_at(int parent, const char* name, const fs::path& path) {
+  if (::mkdirat(parent, name, kFolderMode) == 0) {
+    if (::fchmodat(parent, name, kFolderMode, 0) != 0) fail(path, "chmod failed", errno);
+  } else if (errno != EEXIST) {
+    fail(path, "cannot create folder", errno);
+  }
+}
+
+// Opens the folder `relative` (a validated key's folder part) under `root`, one segment at a
+// time without following symbolic links, creating missing ones when `create`: a link placed
+// inside the root can never send a write outside it. The root itself is the caller's choice
+// and may be a link. Without `create`, a missing folder is nullopt.
+std::optional<FileDescriptor> open_folder(const fs::path& root, const fs::path& relative,
+                                          bool create) {
+  if (create) {
+    fs::path partial;
+    for (const fs::path& part : root) {
+      partial /= part;
+      if (part == partial.root_path() || part.empty()) continue;
+      make_folder_at(AT_FDCWD, partial.c_str(), partial);
+    }
+  }
+  FileDescriptor folder(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (folder.get() < 0 && !create && errno == ENOENT) return std::nullopt;
+  if (folder.get() < 0) fail(root, "cannot open folder", errno);
+  fs::path path = root;
+  for (const fs::path& part : relative) {
+    path /= part;
+    if (create) make_folder_at(folder.get(), part.c_str(), path);
+    FileDescriptor next(
+        ::openat(folder.get(), part.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (next.get() < 0) {
+      const int error = errno;
+      struct stat st {};
+      if (::fstatat(folder.get(), part.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+          S_ISLNK(st.st_mode)) {
+        throw StorageError(fmt::format(
+            "{}: is a symbolic link; tandem never writes through a link inside an output folder",
+            path.string()));
+      }
+      if (!create && (error == ENOENT || error == ENOTDIR)) return std::nullopt;
+      fail(path, create ? "cannot create folder" : "cannot open folder", error);
+    }
+    folder = std::move(next);
+  }
+  return folder;
+}
 
 // Adds every regular file at or under `path` (a folder entry that matched the prefix).
 void collect(const fs::path& root, const fs::directory_entry& entry, std::vector<ObjectInfo>& out) {
@@ -237,15 +300,14 @@ std::unique_ptr<InputStream> LocalStore::open(const std::string& key) {
 
 std::unique_ptr<OutputObject> LocalStore::create(const std::string& key) {
   fs::path path = path_of(key);
-  std::error_code ec;
-  fs::create_directories(path.parent_path(), ec);
-  if (ec) fail(path.parent_path(), "cannot create folder", ec.value());
-  fs::path temp =
-      path.parent_path() / fmt::format(".{}.tmp-{}", path.filename().string(), random_suffix());
+  FileDescriptor folder = std::move(*open_folder(root_, fs::path(key).parent_path(), true));
+  std::string temp = fmt::format(".{}.tmp-{}", path.filename().string(), random_suffix());
   // O_EXCL: two writers of one key never share a temporary file.
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-  if (fd < 0) fail(temp, "cannot create temporary file", errno);
-  return std::make_unique<LocalOutputObject>(path, temp, fd);
+  FileDescriptor fd(::openat(folder.get(), temp.c_str(),
+                             O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, kFileMode));
+  if (fd.get() < 0) fail(path.parent_path() / temp, "cannot create temporary file", errno);
+  if (::fchmod(fd.get(), kFileMode) != 0) fail(path.parent_path() / temp, "chmod failed", errno);
+  return std::make_unique<LocalOutputObject>(path, std::move(temp), folder.release(), fd.release());
 }
 
 bool LocalStore::exists(const std::string& key) {
@@ -260,7 +322,10 @@ bool LocalStore::exists(const std::string& key) {
 
 void LocalStore::remove(const std::string& key) {
   fs::path path = path_of(key);
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT && errno != ENOTDIR) {
+  std::optional<FileDescriptor> folder = open_folder(root_, fs::path(key).parent_path(), false);
+  if (!folder) return;  // nothing there to remove
+  const std::string name = path.filename().string();
+  if (::unlinkat(folder->get(), name.c_str(), 0) != 0 && errno != ENOENT) {
     fail(path, "remove failed", errno);
   }
 }

@@ -57,10 +57,11 @@ Location open_local(const std::string& uri, const std::filesystem::path& path) {
   // A folder is the store itself; anything else (a file, or an output not yet written) is a
   // name in its parent folder, listed as a prefix there.
   if (path.string().ends_with('/') || fs::is_directory(path, ec)) {
-    return {std::make_unique<LocalStore>(path), "", uri};
+    return {std::make_unique<LocalStore>(path), "", uri, "local folder " + path.string()};
   }
   fs::path parent = path.has_parent_path() ? path.parent_path() : fs::path(".");
-  return {std::make_unique<LocalStore>(parent), path.filename().string(), uri};
+  return {std::make_unique<LocalStore>(parent), path.filename().string(), uri,
+          "local folder " + parent.string()};
 }
 
 }  // namespace
@@ -94,7 +95,12 @@ Location open_location(const std::string& uri) {
   if (parsed.scheme == StorageUri::Scheme::kLocal) return open_local(uri, parsed.path);
   try {
     S3Config config = resolve_s3_config(process_environment(), read_file_from_disk());
-    return {std::make_unique<S3Store>(std::move(config), parsed.bucket), parsed.path, uri};
+    std::string description =
+        fmt::format("S3 bucket {} at {}, region {}, credentials from {}", parsed.bucket,
+                    config.endpoint.empty() ? "AWS" : config.endpoint, config.region,
+                    config.credentials_source);
+    return {std::make_unique<S3Store>(std::move(config), parsed.bucket), parsed.path, uri,
+            std::move(description)};
   } catch (const StorageError& error) {
     throw StorageError(fmt::format("{}: {}", uri, error.what()));
   }

@@ -65,6 +65,9 @@ struct Location {
   std::unique_ptr<ObjectStore> store;
   std::string prefix;  // list(prefix) gives what the URI names; keys are joined onto it
   std::string uri;     // as given, for messages
+  // Where it resolved to, for debug logs: the folder, or the bucket, endpoint, region and where
+  // the credentials came from (never the credentials themselves).
+  std::string description;
 };
 
 // `s3://bucket/prefix`, `file:///abs/path` or a plain local path. A local folder (or a path

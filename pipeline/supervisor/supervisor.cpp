@@ -1,5 +1,6 @@
 #include "pipeline/supervisor/supervisor.h"
 
+#include <fmt/format.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 
 #include "pipeline/common/http_client.h"
 #include "pipeline/common/log.h"
+#include "pipeline/supervisor/listen_check.h"
 
 namespace tandem::supervisor {
 
@@ -102,6 +104,10 @@ void Supervisor::launch(Stage& stage) {
   stage.launched = Clock::now();
   stage.policy.on_started(stage.launched);
   log::info("{} started: pid {}, port {}", stage.label(), process->pid(), stage.port);
+  // The environment tandem adds to its own, which it never prints: secret values masked.
+  log::debug("{} command: [{}] in {}; environment added: {}", stage.label(),
+             fmt::join(launch.argv, ", "), launch.working_dir,
+             spec::describe_env(stage.spec, launch.env));
   asio::co_spawn(executor_, pump_output(stage, process), asio::detached);
   asio::co_spawn(executor_, watch_exit(stage, process), asio::detached);
 }
@@ -172,6 +178,16 @@ std::string Supervisor::describe_failure(const Stage& stage, const std::string& 
   return message;
 }
 
+// The stage leads its own process group, so its workers' sockets count too.
+void Supervisor::warn_if_exposed(const Stage& stage) const {
+  for (const ListeningSocket& socket : exposed_listeners(stage.process->pid())) {
+    log::warn(
+        "{} listens on {}, reachable from other hosts; tandem calls stages on 127.0.0.1 "
+        "only: bind the stage to 127.0.0.1 (see docs/security.md)",
+        stage.label(), to_string(socket));
+  }
+}
+
 asio::awaitable<void> Supervisor::wait_all_healthy() {
   std::vector<Stage*> pending;
   for (auto& s : stages_) pending.push_back(s.get());
@@ -190,6 +206,7 @@ asio::awaitable<void> Supervisor::wait_all_healthy() {
         stage.detail.clear();
         log::info("{} is healthy on port {} after {:.2f} s", stage.label(), stage.port,
                   seconds(Clock::now() - stage.launched));
+        warn_if_exposed(stage);
         it = pending.erase(it);
         continue;
       }
@@ -263,6 +280,7 @@ asio::awaitable<void> Supervisor::restart(Stage& stage, milliseconds delay) {
       stage.state = StageState::up;
       stage.detail.clear();
       log::info("{} is healthy again on port {}", stage.label(), stage.port);
+      warn_if_exposed(stage);
       if (on_restarted_) on_restarted_(stage.index, stage.port);
       co_return;
     }

@@ -79,6 +79,7 @@ class Supervisor {
  private:
   struct Stage;
   void launch(Stage& stage);
+  void warn_if_exposed(const Stage& stage) const;
   boost::asio::awaitable<void> pump_output(Stage& stage, std::shared_ptr<ChildProcess> process);
   boost::asio::awaitable<void> watch_exit(Stage& stage, std::shared_ptr<ChildProcess> process);
   boost::asio::awaitable<bool> ping(const Stage& stage, std::string* error);

@@ -109,6 +109,15 @@ TEST_CASE("the summary counts objects and names each failed one") {
   CHECK(j["Objects"][0]["Status"] == "Completed");
 }
 
+TEST_CASE("the report shows secret Environment values as <secret>") {
+  JobReport r;
+  r.job.environment = {{"API_KEY", "hunter2"}, {"MODE", "fast"}};
+  r.secret_env = {"API_KEY"};
+  const auto j = to_json(r);
+  CHECK(j["Environment"] == nlohmann::json{{"API_KEY", "<secret>"}, {"MODE", "fast"}});
+  CHECK(j.dump().find("hunter2") == std::string::npos);
+}
+
 TEST_CASE("progress shows objects, records, bytes, rate and an ETA") {
   Progress p;
   p.objects_done = 3;

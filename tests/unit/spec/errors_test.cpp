@@ -61,8 +61,8 @@ TEST_CASE("unknown keys suggest the closest known key", "[errors]") {
 TEST_CASE("unknown keys with no close match list the known keys", "[errors]") {
   CHECK(errors_of(with_stage("    image: x\n")) ==
         Lines{"pipeline.yaml:4:5: stages[0].image: unknown key; expected one of name, command, "
-              "working_dir, model_dir, env, transport, content_type, accept, timeout_s, "
-              "startup_timeout_s, max_inflight, mount_model_dir"});
+              "working_dir, model_dir, env, secret_env, transport, content_type, accept, "
+              "timeout_s, startup_timeout_s, max_inflight, mount_model_dir"});
   CHECK(errors_of("name: a\nstages:\n  - command: [x]\nexecution_parameters: {xyz: 1}\n") ==
         Lines{"pipeline.yaml:4:24: execution_parameters.xyz: unknown key; expected one of "
               "max_concurrent_transforms, batch_strategy, max_payload_mb"});
@@ -315,6 +315,17 @@ TEST_CASE("stage environment variables", "[errors]") {
   CHECK(errors_of(with_stage("    env:\n      SAGEMAKER_BIND_TO_PORT: 1\n")) ==
         Lines{"pipeline.yaml:5:7: stages[0].env.SAGEMAKER_BIND_TO_PORT: is set by tandem for "
               "every stage and cannot be overridden"});
+}
+
+TEST_CASE("secret_env lists variable names, each once", "[errors]") {
+  CHECK(errors_of(with_stage("    secret_env: [API_KEY, 1BAD, API_KEY, [x]]\n")) ==
+        Lines{"pipeline.yaml:4:27: stages[0].secret_env[1]: expected an environment variable "
+              "name (letters, digits and underscores, not starting with a digit), got \"1BAD\"",
+              "pipeline.yaml:4:33: stages[0].secret_env[2]: API_KEY is listed twice",
+              "pipeline.yaml:4:42: stages[0].secret_env[3]: expected a string, got a list"});
+  CHECK(errors_of(with_stage("    secret_env: API_KEY\n")) ==
+        Lines{"pipeline.yaml:4:17: stages[0].secret_env: expected a list of environment "
+              "variable names, got \"API_KEY\""});
 }
 
 TEST_CASE("the spec version", "[errors]") {

@@ -282,5 +282,27 @@ TEST_CASE("load_spec_file reports a file it cannot read", "[spec]") {
   }
 }
 
+TEST_CASE("secret values are masked wherever tandem describes an environment", "[spec]") {
+  const PipelineSpec spec = load(
+      "name: a\nstages:\n  - command: [x]\n    env: {API_KEY: hunter2, MODE: fast}\n"
+      "    secret_env: [API_KEY, DB_PASSWORD]\n  - command: [y]\n");
+  const StageSpec& first = spec.stages[0];
+  CHECK(first.secret_env == std::set<std::string>{"API_KEY", "DB_PASSWORD"});
+  CHECK(describe_env(first, first.env) == "API_KEY=<secret> MODE=fast");
+  // AWS credentials are secret for every stage, listed or not.
+  const StageSpec& second = spec.stages[1];
+  CHECK(describe_env(second, {{"AWS_SECRET_ACCESS_KEY", "s"},
+                              {"AWS_SESSION_TOKEN", "t"},
+                              {"AWS_CONTAINER_AUTHORIZATION_TOKEN", "u"},
+                              {"AWS_ACCESS_KEY_ID", "AKIA"},
+                              {"API_KEY", "shown: not listed for this stage"}}) ==
+        "API_KEY=shown: not listed for this stage AWS_ACCESS_KEY_ID=AKIA "
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN=<secret> AWS_SECRET_ACCESS_KEY=<secret> "
+        "AWS_SESSION_TOKEN=<secret>");
+  CHECK(secret_env_names(spec) ==
+        std::set<std::string>{"API_KEY", "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+                              "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "DB_PASSWORD"});
+}
+
 }  // namespace
 }  // namespace tandem::spec

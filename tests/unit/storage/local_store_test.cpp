@@ -11,6 +11,7 @@ namespace tandem::storage {
 namespace {
 
 using testing::read_all;
+using testing::read_file;
 using testing::TempDir;
 using testing::write_file;
 namespace fs = std::filesystem;
@@ -176,6 +177,87 @@ TEST_CASE("local exists and remove", "[local]") {
   CHECK_FALSE(store.exists("a/b.csv"));
   CHECK_NOTHROW(store.remove("a/b.csv"));
   CHECK_NOTHROW(store.remove("never/there"));
+}
+
+TEST_CASE("local writes never follow a symbolic link inside the root", "[local][security]") {
+  TempDir dir, outside;
+  fs::create_directories(dir.path() / "root");
+  fs::create_symlink(outside.path(), dir.path() / "root/link");
+  fs::create_directories(dir.path() / "root/a");
+  fs::create_symlink(outside.path(), dir.path() / "root/a/deeper");
+  write_file(outside.path() / "victim.out", "kept");
+  LocalStore store(dir.path() / "root");
+  const std::string root = (dir.path() / "root").string();
+  CHECK_THROWS_WITH(store.create("link/x.out"),
+                    root +
+                        "/link: is a symbolic link; tandem never writes through a link inside "
+                        "an output folder");
+  CHECK_THROWS_WITH(store.create("a/deeper/b/x.out"),
+                    root +
+                        "/a/deeper: is a symbolic link; tandem never writes through a link "
+                        "inside an output folder");
+  CHECK_THROWS_WITH(store.remove("link/victim.out"),
+                    root +
+                        "/link: is a symbolic link; tandem never writes through a link inside "
+                        "an output folder");
+  // A link at the final name is replaced, not written through.
+  fs::create_symlink(outside.path() / "victim.out", dir.path() / "root/a/victim.out");
+  auto out = store.create("a/victim.out");
+  out->write("new");
+  out->commit();
+  CHECK(read_file(outside.path() / "victim.out") == "kept");
+  CHECK(read_file(dir.path() / "root/a/victim.out") == "new");
+  CHECK_FALSE(fs::is_symlink(dir.path() / "root/a/victim.out"));
+  CHECK(files_under(outside.path()) == std::vector<std::string>{"victim.out"});
+}
+
+TEST_CASE("the root itself may be a symbolic link", "[local][security]") {
+  TempDir dir;
+  fs::create_directories(dir.path() / "real");
+  fs::create_symlink(dir.path() / "real", dir.path() / "alias");
+  LocalStore store(dir.path() / "alias");
+  auto out = store.create("sub/a.out");
+  out->write("x");
+  out->commit();
+  CHECK(read_file(dir.path() / "real/sub/a.out") == "x");
+}
+
+mode_t mode_of(const fs::path& path) {
+  struct stat st {};
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  return st.st_mode & 07777;
+}
+
+TEST_CASE("local outputs are 0640 and the folders created 0750, whatever the umask",
+          "[local][security]") {
+  for (const mode_t mask : {mode_t{0}, mode_t{022}, mode_t{077}}) {
+    CAPTURE(mask);
+    TempDir dir;
+    const mode_t previous = ::umask(mask);
+    {
+      LocalStore store(dir.path() / "new/root");
+      auto out = store.create("a/b/c.out");
+      out->write("x");
+      out->commit();
+    }
+    ::umask(previous);
+    CHECK(mode_of(dir.path() / "new/root/a/b/c.out") == 0640);
+    for (const char* folder : {"new", "new/root", "new/root/a", "new/root/a/b"}) {
+      CAPTURE(folder);
+      CHECK(mode_of(dir.path() / folder) == 0750);
+    }
+  }
+}
+
+TEST_CASE("existing folders keep their mode", "[local][security]") {
+  TempDir dir;
+  fs::create_directories(dir.path() / "shared");
+  fs::permissions(dir.path() / "shared", static_cast<fs::perms>(0775));
+  LocalStore store(dir.path());
+  auto out = store.create("shared/x.out");
+  out->commit();
+  CHECK(mode_of(dir.path() / "shared") == 0775);
+  CHECK(mode_of(dir.path() / "shared/x.out") == 0640);
 }
 
 }  // namespace

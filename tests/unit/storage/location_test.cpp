@@ -63,6 +63,24 @@ TEST_CASE("a local folder is the store, a file or new name is a prefix in its pa
   Location named = open_location(root + "/results");
   CHECK(named.prefix == "results");
   CHECK(dynamic_cast<LocalStore&>(*named.store).root() == dir.path());
+  CHECK(named.description == "local folder " + root);
+  CHECK(folder.description == "local folder " + root + "/in");
+}
+
+TEST_CASE("an S3 location describes itself without its credentials", "[uri]") {
+  ::setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE", 1);
+  ::setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI-secret", 1);
+  ::setenv("AWS_SESSION_TOKEN", "session-token-secret", 1);
+  ::setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9", 1);
+  ::setenv("AWS_REGION", "eu-west-1", 1);
+  Location location = open_location("s3://bucket/in/");
+  for (const char* name : {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                           "AWS_ENDPOINT_URL_S3", "AWS_REGION"}) {
+    ::unsetenv(name);
+  }
+  CHECK(location.description ==
+        "S3 bucket bucket at http://127.0.0.1:9, region eu-west-1, credentials from environment "
+        "(AWS_ACCESS_KEY_ID)");
 }
 
 }  // namespace

@@ -1,0 +1,133 @@
+#include "pipeline/supervisor/listen_check.h"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <set>
+#include <sstream>
+
+namespace tandem::supervisor {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::string_view kListenState = "0A";
+
+std::optional<std::uint64_t> hex_number(std::string_view text) {
+  std::uint64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value, 16);
+  if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+// The kernel prints each 32-bit word of the address in host byte order (little-endian here).
+std::optional<std::string> decode_address(std::string_view hex) {
+  if (hex.size() != 8 && hex.size() != 32) return std::nullopt;
+  unsigned char bytes[16];
+  for (std::size_t word = 0; word < hex.size() / 8; ++word) {
+    const auto value = hex_number(hex.substr(word * 8, 8));
+    if (!value) return std::nullopt;
+    for (int i = 0; i < 4; ++i) bytes[word * 4 + i] = static_cast<unsigned char>(*value >> (8 * i));
+  }
+  char text[INET6_ADDRSTRLEN];
+  const int family = hex.size() == 8 ? AF_INET : AF_INET6;
+  if (inet_ntop(family, bytes, text, sizeof text) == nullptr) return std::nullopt;
+  return std::string(text);
+}
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The process group of `pid` (field 5 of /proc/<pid>/stat, after the parenthesised name).
+std::optional<pid_t> group_of(const std::string& stat) {
+  const auto close = stat.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream fields(stat.substr(close + 1));
+  std::string state;
+  long parent = 0, group = 0;
+  if (!(fields >> state >> parent >> group)) return std::nullopt;
+  return static_cast<pid_t>(group);
+}
+
+std::set<std::uint64_t> socket_inodes_of_group(pid_t group) {
+  std::set<std::uint64_t> inodes;
+  std::error_code ec;
+  for (const auto& process : fs::directory_iterator("/proc", ec)) {
+    const std::string name = process.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (group_of(read_text(process.path() / "stat")) != group) continue;
+    std::error_code fd_ec;
+    for (const auto& fd : fs::directory_iterator(process.path() / "fd", fd_ec)) {
+      std::error_code link_ec;
+      const std::string target = fs::read_symlink(fd.path(), link_ec).string();
+      if (link_ec || !target.starts_with("socket:[") || !target.ends_with(']')) continue;
+      const std::string_view digits(target.data() + 8, target.size() - 9);
+      std::uint64_t inode = 0;
+      if (std::from_chars(digits.data(), digits.data() + digits.size(), inode).ec == std::errc{})
+        inodes.insert(inode);
+    }
+  }
+  return inodes;
+}
+
+}  // namespace
+
+std::vector<ListeningSocket> parse_listening(std::string_view table) {
+  std::vector<ListeningSocket> sockets;
+  std::istringstream lines{std::string(table)};
+  std::string line;
+  std::getline(lines, line);  // the header
+  while (std::getline(lines, line)) {
+    std::istringstream fields(line);
+    std::string slot, local, remote, state, queues, timer, retransmits, uid, timeout, inode;
+    if (!(fields >> slot >> local >> remote >> state >> queues >> timer >> retransmits >> uid >>
+          timeout >> inode))
+      continue;
+    if (state != kListenState) continue;
+    const auto colon = local.find(':');
+    if (colon == std::string::npos) continue;
+    const auto address = decode_address(std::string_view(local).substr(0, colon));
+    const auto port = hex_number(std::string_view(local).substr(colon + 1));
+    std::uint64_t number = 0;
+    const bool inode_ok =
+        std::from_chars(inode.data(), inode.data() + inode.size(), number).ec == std::errc{};
+    if (!address || !port || *port > 65535 || !inode_ok) continue;
+    sockets.push_back({*address, static_cast<std::uint16_t>(*port), number});
+  }
+  return sockets;
+}
+
+bool is_loopback(std::string_view address) {
+  return address.starts_with("127.") || address == "::1" || address.starts_with("::ffff:127.");
+}
+
+std::string to_string(const ListeningSocket& socket) {
+  if (socket.address.find(':') != std::string::npos)
+    return fmt::format("[{}]:{}", socket.address, socket.port);
+  return fmt::format("{}:{}", socket.address, socket.port);
+}
+
+std::vector<ListeningSocket> exposed_listeners(pid_t group) {
+  const std::set<std::uint64_t> inodes = socket_inodes_of_group(group);
+  std::vector<ListeningSocket> exposed;
+  if (inodes.empty()) return exposed;
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    for (ListeningSocket& socket : parse_listening(read_text(table))) {
+      if (inodes.contains(socket.inode) && !is_loopback(socket.address))
+        exposed.push_back(std::move(socket));
+    }
+  }
+  return exposed;
+}
+
+}  // namespace tandem::supervisor

@@ -1,0 +1,37 @@
+// Where a stage's sockets listen. tandem calls stages on 127.0.0.1 only; a stage that listens
+// on another address (0.0.0.0, a host address) can be called from other hosts, past the
+// front's limits and capture, so tandem warns about it. Parsing /proc/net/tcp is pure;
+// reading /proc is one function at the edge.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tandem::supervisor {
+
+struct ListeningSocket {
+  std::string address;  // "127.0.0.1", "0.0.0.0", "::", "::1"
+  std::uint16_t port = 0;
+  std::uint64_t inode = 0;
+  bool operator==(const ListeningSocket&) const = default;
+};
+
+// The sockets in the LISTEN state in the text of /proc/net/tcp or /proc/net/tcp6 (header
+// line included); malformed lines are skipped.
+std::vector<ListeningSocket> parse_listening(std::string_view table);
+
+// 127.0.0.0/8, ::1 and ::ffff:127.x.y.z.
+bool is_loopback(std::string_view address);
+
+// "0.0.0.0:9001", "[::]:9001".
+std::string to_string(const ListeningSocket& socket);
+
+// The sockets that processes of process group `group` (a stage and its workers) listen on at
+// an address other than loopback. Empty when /proc cannot be read.
+std::vector<ListeningSocket> exposed_listeners(pid_t group);
+
+}  // namespace tandem::supervisor
