@@ -20,7 +20,7 @@ static_assert(offsetof(SlotHeader, inference_id) == 3108 && offsetof(SlotHeader,
 static_assert(offsetof(SlotHeader, response_sequence) == 3376);
 static_assert(offsetof(SlotHeader, response_content_type) == 3392);
 static_assert(offsetof(SlotHeader, response_custom_attributes) == 4420);
-static_assert(sizeof(SlotHeader) == 5448);
+static_assert(offsetof(SlotHeader, traceparent) == 5448 && sizeof(SlotHeader) == 5712);
 static_assert(std::atomic_ref<std::uint32_t>::is_always_lock_free, "state words must be lock-free");
 
 namespace {
@@ -147,6 +147,8 @@ std::optional<std::string> Ring::submit(std::uint32_t slot, std::uint64_t sequen
   std::uint32_t unused = 0;
   if (!write_text(h.inference_id, request.inference_id, unused, 0))
     return too_long("the inference id", request.inference_id.size(), id_capacity);
+  if (!write_text(h.traceparent, request.traceparent, flags, flag_traceparent))
+    return too_long("the traceparent header", request.traceparent->size(), id_capacity);
   h.request_flags = flags;
   h.sequence = sequence;
   h.request_length = request.body.size();
@@ -230,6 +232,7 @@ Request Ring::read_request(std::uint32_t slot) const {
   request.accept = read_text(h.accept, h.request_flags, flag_accept, valid);
   request.custom_attributes =
       read_text(h.custom_attributes, h.request_flags, flag_custom_attributes, valid);
+  request.traceparent = read_text(h.traceparent, h.request_flags, flag_traceparent, valid);
   if (!valid) throw std::runtime_error("slot " + std::to_string(slot) + " holds bad lengths");
   request.inference_id.assign(h.inference_id.bytes, h.inference_id.length);
   request.body.assign(slot_base(slot) + c.request_offset, h.request_length);

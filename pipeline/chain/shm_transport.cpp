@@ -94,10 +94,11 @@ class ShmStageTransport::Channel : public std::enable_shared_from_this<Channel> 
     auto as_view = [](const std::optional<std::string>& s) {
       return s ? std::optional<std::string_view>(*s) : std::nullopt;
     };
-    if (auto too_large = segment_.ring().submit(
-            slot, sequence,
-            shm::RequestView{request.body, as_view(h.content_type), as_view(h.accept),
-                             as_view(h.custom_attributes), h.inference_id})) {
+    if (auto too_large =
+            segment_.ring().submit(slot, sequence,
+                                   shm::RequestView{request.body, as_view(h.content_type),
+                                                    as_view(h.accept), as_view(h.custom_attributes),
+                                                    h.inference_id, as_view(h.traceparent)})) {
       release(slot);
       co_return failed(Kind::request_too_large, *too_large);
     }

@@ -76,6 +76,7 @@ Request to_request(HttpRequest&& request) {
   result.accept = header(request, http::field::accept);
   result.custom_attributes = header(request, proto::header::custom_attributes);
   result.inference_id = header(request, proto::header::inference_id);
+  result.traceparent = header(request, "traceparent");
   result.body = std::move(request.body());
   return result;
 }

@@ -180,8 +180,9 @@ void ShmServer::serve_slot(std::uint32_t slot) {
   Response response;
   try {
     auto in = ring.read_request(slot);
-    Request request{std::move(in.body), in.content_type.value_or(""), in.accept.value_or(""),
-                    in.custom_attributes.value_or(""), std::move(in.inference_id)};
+    Request request{std::move(in.body),         in.content_type.value_or(""),
+                    in.accept.value_or(""),     in.custom_attributes.value_or(""),
+                    std::move(in.inference_id), in.traceparent.value_or("")};
     response = call_handler(handler_, request);
   } catch (const std::exception& error) {
     response = Response{.status = 500, .body = error.what(), .content_type = "text/plain"};

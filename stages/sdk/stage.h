@@ -31,6 +31,7 @@ struct Request {
   std::string accept;             // Accept
   std::string custom_attributes;  // X-Amzn-SageMaker-Custom-Attributes
   std::string inference_id;       // X-Amzn-SageMaker-Inference-Id
+  std::string traceparent;        // W3C Trace Context (traceparent), as the client sent it
 };
 
 // The handler's answer. `status` must be 200-599; an empty `content_type` sends no header;

@@ -225,12 +225,13 @@ def shm_seeds() -> None:
         return struct.pack("<I", len(value)) + value.ljust(capacity, b"\0")
 
     def slot(status=200, flags=1, sequence=7, length=2, content_type=b"text/csv", body=b"ok"):
-        request = (struct.pack("<IIQQ", 3, 1, 7, 3) + text(b"text/csv") + text(b"") + text(b"")
+        request = (struct.pack("<IIQQ", 3, 1 | 16, 7, 3) + text(b"text/csv") + text(b"") + text(b"")
                    + text(b"id", 256))
         response = (struct.pack("<IIQQ", status, flags, sequence, length) + text(content_type)
                     + text(b""))
-        header = request + response
-        assert len(header) == 5448
+        traceparent = text(b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", 256)
+        header = request + response + traceparent + bytes(4)  # the struct's tail padding
+        assert len(header) == 5712
         return bytes([0]) + header + body
 
     write("shm", "slot-answer", slot())

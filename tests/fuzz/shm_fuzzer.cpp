@@ -32,6 +32,7 @@ void check_request(const shm::Request& request) {
   for (const auto* text : {&request.content_type, &request.accept, &request.custom_attributes})
     check(!*text || (*text)->size() <= shm::text_capacity);
   check(request.inference_id.size() <= shm::id_capacity);
+  check(!request.traceparent || request.traceparent->size() <= shm::id_capacity);
 }
 
 }  // namespace

@@ -128,7 +128,9 @@ constexpr shm::Geometry geometry{
     .slot_count = 4, .request_capacity = 4096, .response_capacity = 4096};
 
 StageRequest request_of(std::string_view body, std::chrono::milliseconds timeout = 10s) {
-  return StageRequest{body, HopHeaders{"text/plain", "application/json", "k=v", "id-7"},
+  return StageRequest{body,
+                      HopHeaders{"text/plain", "application/json", "k=v", "id-7",
+                                 "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
                       std::chrono::steady_clock::now() + timeout};
 }
 
@@ -170,6 +172,7 @@ TEST_CASE("shm: a request and its answer cross with every header", "[shm]") {
   CHECK(received[0].accept == "application/json");
   CHECK(received[0].custom_attributes == "k=v");
   CHECK(received[0].inference_id == "id-7");
+  CHECK(received[0].traceparent == "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
 }
 
 TEST_CASE("shm: more concurrent calls than slots all get their own answers", "[shm]") {

@@ -31,7 +31,8 @@ RequestView request_of(std::string_view body) {
                      .content_type = "text/csv; charset=utf-8",
                      .accept = std::nullopt,
                      .custom_attributes = "k=v",
-                     .inference_id = "id-1"};
+                     .inference_id = "id-1",
+                     .traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"};
 }
 
 // The stage's side of one round: take, read, answer with the body reversed.
@@ -74,6 +75,7 @@ TEST_CASE("a request and its response cross the ring with every field", "[shm]")
   CHECK_FALSE(request.accept);
   CHECK(request.custom_attributes == "k=v");
   CHECK(request.inference_id == "id-1");
+  CHECK(request.traceparent == "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
 
   const auto done = tandem.collect(1, 7);
   REQUIRE(done);

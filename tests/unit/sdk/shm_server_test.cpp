@@ -16,6 +16,8 @@ namespace shm = tandem::proto::shm;
 
 namespace {
 
+constexpr std::string_view traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
 // tandem's end of a channel, and the three descriptors the stage is given.
 struct Channel {
   Channel()
@@ -36,7 +38,8 @@ struct Channel {
                                         shm::RequestView{.body = body,
                                                          .content_type = "text/csv",
                                                          .custom_attributes = "trace=1",
-                                                         .inference_id = "id-9"}));
+                                                         .inference_id = "id-9",
+                                                         .traceparent = traceparent}));
     if (segment.ring().needs_wake(shm::Ring::Side::stage)) {
       const char wake = 1;
       REQUIRE(::write(submit.get(), &wake, 1) == 1);
@@ -73,7 +76,8 @@ struct Channel {
 
 Response handler(const Request& request) {
   if (request.body == "refuse") throw HttpError(422, "cannot use this");
-  return Response{.body = request.body + "|" + request.content_type + "|" + request.inference_id,
+  return Response{.body = request.body + "|" + request.content_type + "|" + request.inference_id +
+                          (request.traceparent.empty() ? "" : "|" + request.traceparent),
                   .content_type = "text/plain",
                   .custom_attributes = request.custom_attributes + "|seen"};
 }
@@ -91,7 +95,7 @@ TEST_CASE("the same handler answers over shared memory and over HTTP", "[shm]") 
   auto first = channel.await(0, 1);
   REQUIRE(first.kind == shm::Completion::Kind::response);
   CHECK(first.response.status == 200);
-  CHECK(first.response.body == "a,b|text/csv|id-9");
+  CHECK(first.response.body == "a,b|text/csv|id-9|" + std::string(traceparent));
   CHECK(first.response.content_type == "text/plain");
   CHECK(first.response.custom_attributes == "trace=1|seen");
   auto refused = channel.await(1, 2);
@@ -102,13 +106,14 @@ TEST_CASE("the same handler answers over shared memory and over HTTP", "[shm]") 
 
   // Slots are reused: the same slot again.
   channel.submit_request(0, 3, "again");
-  CHECK(channel.await(0, 3).response.body == "again|text/csv|id-9");
+  CHECK(channel.await(0, 3).response.body == "again|text/csv|id-9|" + std::string(traceparent));
 
   TestClient client(running.port());
   auto request = make_request(http::verb::post, "/invocations", "x");
   request.set(http::field::content_type, "text/csv");
   request.set("X-Amzn-SageMaker-Inference-Id", "id-9");
-  CHECK(client.send(std::move(request)).body() == "x|text/csv|id-9");
+  request.set("traceparent", traceparent);
+  CHECK(client.send(std::move(request)).body() == "x|text/csv|id-9|" + std::string(traceparent));
 }
 
 TEST_CASE("a stage given a descriptor that is not a segment refuses to start", "[shm]") {

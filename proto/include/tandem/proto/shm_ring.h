@@ -61,6 +61,7 @@ inline constexpr std::uint32_t flag_accept = 1u << 1;  // request only
 inline constexpr std::uint32_t flag_custom_attributes = 1u << 2;
 // Response only: the stage's body did not fit; response_length holds its size, no bytes.
 inline constexpr std::uint32_t flag_response_too_large = 1u << 3;
+inline constexpr std::uint32_t flag_traceparent = 1u << 4;  // request only
 
 struct Text {
   std::uint32_t length;
@@ -109,6 +110,7 @@ struct SlotHeader {
   std::uint64_t response_length;    // 3384
   Text response_content_type;       // 3392
   Text response_custom_attributes;  // 4420
+  IdText traceparent;               // 5448: W3C Trace Context, when the client sent one
 };
 
 // What tandem asks for a segment.
@@ -134,6 +136,7 @@ struct RequestView {
   std::optional<std::string_view> accept;
   std::optional<std::string_view> custom_attributes;
   std::string_view inference_id;
+  std::optional<std::string_view> traceparent;
 };
 
 struct ResponseView {
@@ -151,6 +154,7 @@ struct Request {
   std::optional<std::string> accept;
   std::optional<std::string> custom_attributes;
   std::string inference_id;
+  std::optional<std::string> traceparent;
 };
 
 struct Response {
