@@ -24,12 +24,13 @@ namespace {
 constexpr std::array<std::string_view, 7> kRootKeys = {
     "version", "name", "mode", "server", "execution_parameters", "stages", "capture",
 };
-constexpr std::array<std::string_view, 9> kServerKeys = {
+constexpr std::array<std::string_view, 10> kServerKeys = {
     "host",
     "port",
     "max_payload_mb",
     "stage_payload_mb",
     "invocation_timeout_s",
+    "request_read_timeout_s",
     "max_concurrent_invocations",
     "stage_port_range",
     "drain_timeout_s",
@@ -85,6 +86,9 @@ void read_server_limits(Context& ctx, const Fields& fields, ServerSpec& server) 
   }
   if (auto v = fields.get("invocation_timeout_s")) {
     if (auto timeout = read_seconds(ctx, *v, false)) server.invocation_timeout = *timeout;
+  }
+  if (auto v = fields.get("request_read_timeout_s")) {
+    if (auto timeout = read_seconds(ctx, *v, false)) server.request_read_timeout = *timeout;
   }
   if (auto v = fields.get("max_concurrent_invocations")) {
     if (auto n = read_integer(ctx, *v, 1, kMaxConcurrentInvocations)) {

@@ -157,6 +157,9 @@ TEST_CASE("seconds", "[errors]") {
   CHECK(errors_of(with_server("  invocation_timeout_s: 3600.5\n")) ==
         Lines{"pipeline.yaml:5:25: server.invocation_timeout_s: must be greater than 0 and at "
               "most 3600 seconds, got 3600.5"});
+  CHECK(errors_of(with_server("  request_read_timeout_s: 0\n")) ==
+        Lines{"pipeline.yaml:5:27: server.request_read_timeout_s: must be greater than 0 and at "
+              "most 3600 seconds, got 0"});
   CHECK(errors_of(with_server("  invocation_timeout_s: inf\n")) ==
         Lines{"pipeline.yaml:5:25: server.invocation_timeout_s: expected a positive number of "
               "seconds, got \"inf\""});
