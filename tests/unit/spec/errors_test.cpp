@@ -435,3 +435,49 @@ TEST_CASE("mount_model_dir: true with a model_dir loads", "[spec]") {
 
 }  // namespace
 }  // namespace tandem::spec
+
+namespace tandem::spec {
+namespace {
+
+// Hostile specs: each is refused with errors naming where, quickly and without a crash.
+// yaml-cpp stops at 500 levels (its message is only "bad file"); its position is where its
+// scanner had read to, on the right line.
+TEST_CASE("nesting deeper than the YAML parser allows is an error on its line", "[errors]") {
+  const std::string head = "name: a\nstages:\n  - command: [x]\n";
+  auto lists = [](int depth) { return std::string(depth, '[') + std::string(depth, ']'); };
+  CHECK(errors_of(head + "x: " + lists(498) + "\n") ==
+        Lines{"pipeline.yaml:4:1: x: unknown key; expected one of version, name, mode, server, "
+              "execution_parameters, stages, capture"});
+  CHECK(errors_of(head + "x: " + lists(499) + "\n") ==
+        Lines{"pipeline.yaml:4:1002: invalid YAML: collections nested more than 499 levels deep"});
+  CHECK(errors_of(head + "    env: {A: " + lists(5000) + "}\n") ==
+        Lines{"pipeline.yaml:4:10014: invalid YAML: collections nested more than 499 levels deep"});
+  std::string maps = head + "x:\n";
+  for (int depth = 1; depth <= 600; ++depth) maps += std::string(depth, ' ') + "k:\n";
+  CHECK(errors_of(maps) ==
+        Lines{"pipeline.yaml:502:501: invalid YAML: collections nested more than 499 levels "
+              "deep"});
+}
+
+TEST_CASE("aliases that would expand exponentially are read as the value they name", "[errors]") {
+  // a11 stands for 10^12 scalars if expanded.
+  std::string bomb = "[&a0 [x, x, x, x, x, x, x, x, x, x]";
+  for (int i = 1; i < 12; ++i) {
+    bomb += ", &a" + std::to_string(i) + " [";
+    for (int k = 0; k < 10; ++k) bomb += (k == 0 ? "*a" : ", *a") + std::to_string(i - 1);
+    bomb += "]";
+  }
+  bomb += "]";
+  CHECK(errors_of("name: a\nstages:\n  - command: [x]\n    env: {A: " + bomb + "}\n") ==
+        Lines{"pipeline.yaml:4:14: stages[0].env.A: expected a string, number or boolean, got "
+              "a list"});
+  const Lines each_a_list = errors_of("name: a\nstages:\n  - command: " + bomb + "\n");
+  REQUIRE(each_a_list.size() == 12);
+  CHECK(each_a_list[0] ==
+        "pipeline.yaml:3:15: stages[0].command[0]: expected a string, got a list");
+  CHECK(each_a_list[11] ==
+        "pipeline.yaml:3:612: stages[0].command[11]: expected a string, got a list");
+}
+
+}  // namespace
+}  // namespace tandem::spec
