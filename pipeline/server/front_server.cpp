@@ -50,6 +50,15 @@ asio::awaitable<void> discard_input(beast::tcp_stream& stream) {
   }
 }
 
+// What arrived of a body the client stopped sending (it closed its side of the connection).
+std::string incomplete_body(const http::request_parser<http::string_body>& parser) {
+  const std::size_t received = parser.get().body().size();
+  if (const auto length = parser.content_length()) {
+    return fmt::format("the body ended after {} of its {} bytes", received, *length);
+  }
+  return fmt::format("the chunked body ended after {} bytes, before its last chunk", received);
+}
+
 // One line per invocation; in JSON its fields are also separate keys.
 void log_invocation(const std::string& inference_id, const std::string& request_id,
                     const std::optional<std::string>& traceparent, int status,
@@ -170,6 +179,8 @@ asio::awaitable<void> FrontServer::session(tcp::socket socket) {
                       spec_.server.max_payload_bytes));
     } else if (ec == http::error::header_limit) {
       refused = Error::validation("request headers are larger than 16 KiB");
+    } else if (ec == http::error::partial_message && parser.is_header_done()) {
+      refused = Error::validation("malformed HTTP request: " + incomplete_body(parser));
     } else if (ec && parser.got_some() && ec != http::error::end_of_stream &&
                ec != beast::error::timeout && ec != asio::error::eof &&
                ec != asio::error::connection_reset && ec != http::error::partial_message) {
