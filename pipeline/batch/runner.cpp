@@ -722,7 +722,8 @@ void Runner::finish_report() {
   std::fprintf(stderr, "%s\n", summary(report_).c_str());
   if (options_.report_path) {
     std::ofstream out(*options_.report_path, std::ios::trunc);
-    out << to_json(report_).dump(2) << "\n";
+    // Messages quote input bytes and keys name objects: either may be invalid UTF-8.
+    out << to_json(report_).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     if (!out) {
       log::error("could not write the report to {}", *options_.report_path);
       if (exit_code_ == 0) exit_code_ = kExitFailed;
