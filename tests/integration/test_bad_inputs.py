@@ -383,6 +383,18 @@ def test_invalid_utf8_in_json_fails_its_record_and_the_report_is_written(tmp_pat
     assert not (tmp_path / "out/bad.jsonl.out").exists()
 
 
+def test_an_object_name_that_is_not_utf8_is_scored_and_reported(tmp_path):
+    (tmp_path / "in").mkdir()
+    with open(bytes(tmp_path / "in") + b"/caf\xe9.csv", "wb") as f:
+        f.write(b"1,2\n")
+    run = run_transform(tmp_path, identity_pipeline(1), "--input", str(tmp_path / "in"),
+                        "--output", str(tmp_path / "out"), "--split-type", "Line")
+    assert run.returncode == 0, run.log
+    assert open(bytes(tmp_path / "out") + b"/caf\xe9.csv.out", "rb").read() == b"1,2\n"
+    [entry] = run.report["Objects"]
+    assert entry["Input"] == str(tmp_path / "in") + "/caf\ufffd.csv"
+
+
 @pytest.mark.parametrize("option, path, error", [
     ("--input-filter", "$[?(@.a)]", "position 2: expected an index, a slice, a quoted name or '*'"),
     ("--output-filter", "$[1:2:1]", "position 5: slice steps are not supported"),
