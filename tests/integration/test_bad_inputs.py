@@ -383,6 +383,21 @@ def test_invalid_utf8_in_json_fails_its_record_and_the_report_is_written(tmp_pat
     assert not (tmp_path / "out/bad.jsonl.out").exists()
 
 
+def test_a_manifest_that_is_not_utf8_fails_the_job_with_a_report(tmp_path):
+    manifest = tmp_path / "manifest.json"
+    manifest.write_bytes(b'[{"prefix": "/data/"}, "caf\xe9.csv"]')
+    command, report = transform_command(tmp_path, identity_pipeline(1), [
+        "--input", str(manifest), "--s3-data-type", "ManifestFile", "--output",
+        str(tmp_path / "out"), "--split-type", "Line"])
+    proc = subprocess.run(command, env=process_env(), capture_output=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr.decode(errors="replace")
+    job = json.loads(report.read_text())
+    assert (job["TransformJobStatus"], job["FailureReason"]) == (
+        "Failed", f"{manifest}: not valid JSON: parse error at line 1, column 29: syntax error "
+                  "while parsing value - invalid string: ill-formed UTF-8 byte; last read: "
+                  "'\"caf\ufffd.'")
+
+
 def test_an_object_name_that_is_not_utf8_is_scored_and_reported(tmp_path):
     (tmp_path / "in").mkdir()
     with open(bytes(tmp_path / "in") + b"/caf\xe9.csv", "wb") as f:
