@@ -5,7 +5,6 @@ in `tandem transform` (truncated gzip, corrupt framing, CSV quoting and CRLF, in
 in JSON, unsupported JSONPath). What other files already cover is listed with this file's
 tests in docs/reliability.md ("Bad inputs")."""
 import json
-import re
 import socket
 import subprocess
 import threading
@@ -14,7 +13,7 @@ import time
 import pytest
 
 from framing import recordio, tfrecord
-from harness import assert_error, identity, process_env, tandem_exe, write_spec
+from harness import identity, process_env, tandem_exe, wait_until
 from transform_support import (batch_stage, gzipped, identity_pipeline, pipeline, run_transform,
                                transform_command)
 
@@ -214,7 +213,7 @@ def test_a_chunked_body_at_the_limit_passes(endpoint):
 
 class TrickleClient(threading.Thread):
     """Sends `head` at once, then one byte of `tail` every `interval` seconds until tandem
-    closes the connection; records when it did, counted from the first byte."""
+    closes the connection; records when it did, counted from the first byte sent."""
 
     def __init__(self, tandem, head: bytes, tail: bytes, interval: float = 0.25):
         super().__init__(daemon=True)
@@ -243,7 +242,7 @@ def assert_cut_off(endpoint, client: TrickleClient, part: str):
     port = client.sock.getsockname()[1]
     client.start()
     # While the slow client holds its connection, others are served.
-    time.sleep(0.5)
+    wait_until(lambda: client.sent >= 2, 10, "the slow client to send its first bytes")
     res = endpoint.invoke(b"meanwhile", "text/plain")
     assert res.status == 200 and res.json()["body"] == "meanwhile", res
     client.join(30)
@@ -270,10 +269,11 @@ def test_an_idle_keep_alive_connection_outlives_the_read_timeout(endpoint):
     conn = endpoint.connection()
     try:
         for body in (b"first", b"second"):
+            if body == b"second":
+                time.sleep(READ_TIMEOUT_S + 0.5)  # idle, past the read timeout
             conn.request("POST", "/invocations", body=body, headers={"Content-Type": "text/plain"})
             res = conn.getresponse()
             assert (res.status, json.loads(res.read())["body"]) == (200, body.decode())
-            time.sleep(READ_TIMEOUT_S + 0.5)
     finally:
         conn.close()
 
