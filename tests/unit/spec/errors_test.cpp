@@ -180,6 +180,17 @@ TEST_CASE("seconds", "[errors]") {
               "seconds, got a map"});
 }
 
+TEST_CASE("numbers beyond a double are out of range", "[errors]") {
+  CHECK(errors_of(with_stage("    timeout_s: 1e400\n")) ==
+        Lines{"pipeline.yaml:4:16: stages[0].timeout_s: must be greater than 0 and at most 3600 "
+              "seconds, got 1e400"});
+  CHECK(errors_of(with_server("  drain_timeout_s: -1e400\n  max_payload_mb: 1e-400\n")) ==
+        Lines{"pipeline.yaml:5:20: server.drain_timeout_s: must be between 0 and 3600 seconds, "
+              "got -1e400",
+              "pipeline.yaml:6:19: server.max_payload_mb: must be greater than 0 and at most 100 "
+              "MB, got 1e-400"});
+}
+
 TEST_CASE("megabytes", "[errors]") {
   CHECK(errors_of(with_server("  max_payload_mb: big\n")) ==
         Lines{"pipeline.yaml:5:19: server.max_payload_mb: expected a positive number of "
