@@ -5,6 +5,7 @@ in `tandem transform` (truncated gzip, corrupt framing, CSV quoting and CRLF, in
 in JSON, unsupported JSONPath). What other files already cover is listed with this file's
 tests in docs/reliability.md ("Bad inputs")."""
 import json
+import select
 import socket
 import subprocess
 import threading
@@ -263,6 +264,25 @@ def test_a_client_trickling_its_header_is_cut_off_at_the_read_timeout(endpoint):
 def test_a_client_trickling_its_body_is_cut_off_at_the_read_timeout(endpoint):
     head = post(b"", b"Content-Length: 200")
     assert_cut_off(endpoint, TrickleClient(endpoint, head, b"b" * 200), "body")
+
+
+def test_two_hundred_slow_clients_are_all_cut_off_while_others_are_served(endpoint):
+    clients = [socket.create_connection((endpoint.host, endpoint.port), timeout=30)
+               for _ in range(200)]
+    try:
+        started = time.monotonic()
+        for c in clients:
+            c.sendall(b"POST /invocations HTTP/1.1\r\nX-Slow: ")
+        res = endpoint.invoke(b"meanwhile", "text/plain")
+        assert res.status == 200 and res.json()["body"] == "meanwhile", res
+        assert select.select(clients, [], [], 0)[0] == [], "a slow client was cut off early"
+        for c in clients:
+            assert c.recv(1) == b"", "tandem answered a request it never got whole"
+        assert time.monotonic() - started >= READ_TIMEOUT_S - 0.1
+    finally:
+        for c in clients:
+            c.close()
+    assert endpoint.invoke(b"after", "text/plain").status == 200
 
 
 def test_an_idle_keep_alive_connection_outlives_the_read_timeout(endpoint):
