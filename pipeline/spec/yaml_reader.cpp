@@ -194,6 +194,11 @@ std::optional<std::string> read_scalar(Context& ctx, const Value& value,
   for (std::string& message : expanded.errors)
     ctx.error(value.mark, value.path, std::move(message));
   if (!expanded.errors.empty()) return std::nullopt;
+  // A "\0" escape would silently cut an argument, a variable or a path short.
+  if (expanded.text.find('\0') != std::string::npos) {
+    ctx.error(value.mark, value.path, "must not contain a NUL character (\\0)");
+    return std::nullopt;
+  }
   return std::move(expanded.text);
 }
 

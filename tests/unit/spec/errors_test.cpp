@@ -180,6 +180,12 @@ TEST_CASE("seconds", "[errors]") {
               "seconds, got a map"});
 }
 
+TEST_CASE("a NUL character in any string is an error, not a value cut short", "[errors]") {
+  CHECK(errors_of("name: a\nstages:\n  - command: [x, \"a\\0b\"]\n    env: {A: \"\\x00\"}\n") ==
+        Lines{"pipeline.yaml:3:18: stages[0].command[1]: must not contain a NUL character (\\0)",
+              "pipeline.yaml:4:14: stages[0].env.A: must not contain a NUL character (\\0)"});
+}
+
 TEST_CASE("numbers beyond a double are out of range", "[errors]") {
   CHECK(errors_of(with_stage("    timeout_s: 1e400\n")) ==
         Lines{"pipeline.yaml:4:16: stages[0].timeout_s: must be greater than 0 and at most 3600 "
