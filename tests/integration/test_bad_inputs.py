@@ -430,6 +430,22 @@ def test_an_object_name_that_is_not_utf8_is_scored_and_reported(tmp_path):
     assert entry["Input"] == str(tmp_path / "in") + "/caf\ufffd.csv"
 
 
+@pytest.mark.parametrize("option, value, where, error", [
+    ("--content-type", "text/csv\r\nX-Injected: 1", "TransformInput.ContentType",
+     "control character 0x0d at position 8"),
+    ("--accept", "a\n\nPOST /invocations HTTP/1.1", "TransformOutput.Accept",
+     "control character 0x0a at position 1"),
+])
+def test_a_content_type_or_accept_that_would_inject_a_header_is_refused(tmp_path, option, value,
+                                                                        where, error):
+    make_inputs(tmp_path / "in", {"a.csv": b"1\n"})
+    run = run_transform(tmp_path, identity_pipeline(1), "--input", str(tmp_path / "in"),
+                        "--output", str(tmp_path / "out"), option, value)
+    assert run.returncode == 2, run.log
+    assert run.log == f"command line: {where}: {error}; a header value cannot hold one\n"
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("option, path, error", [
     ("--input-filter", "$[?(@.a)]", "position 2: expected an index, a slice, a quoted name or '*'"),
     ("--output-filter", "$[1:2:1]", "position 5: slice steps are not supported"),
