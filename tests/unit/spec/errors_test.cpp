@@ -186,6 +186,15 @@ TEST_CASE("a NUL character in any string is an error, not a value cut short", "[
               "pipeline.yaml:4:14: stages[0].env.A: must not contain a NUL character (\\0)"});
 }
 
+TEST_CASE("a stage's content_type and accept cannot carry a header of their own", "[errors]") {
+  CHECK(errors_of(with_stage("    content_type: \"text/csv\\r\\nX-Injected: 1\"\n"
+                             "    accept: \"a\\x7f\"\n")) ==
+        Lines{"pipeline.yaml:4:19: stages[0].content_type: control character 0x0d at position 8; "
+              "a header value cannot hold one",
+              "pipeline.yaml:5:13: stages[0].accept: control character 0x7f at position 1; a "
+              "header value cannot hold one"});
+}
+
 TEST_CASE("numbers beyond a double are out of range", "[errors]") {
   CHECK(errors_of(with_stage("    timeout_s: 1e400\n")) ==
         Lines{"pipeline.yaml:4:16: stages[0].timeout_s: must be greater than 0 and at most 3600 "
