@@ -16,7 +16,7 @@ import pytest
 from framing import recordio, tfrecord
 from harness import identity, process_env, tandem_exe, wait_until
 from transform_support import (batch_stage, gzipped, identity_pipeline, pipeline, run_transform,
-                               transform_command)
+                               stage_log, transform_command)
 
 READ_TIMEOUT_S = 2  # the endpoint's request_read_timeout_s
 LIMIT = 1024 * 1024  # its max_payload_mb: 1
@@ -364,14 +364,16 @@ def test_csv_quotes_and_crlf_survive_filter_and_join_and_a_split_quote_is_named(
     make_inputs(tmp_path / "in", {
         "quoted.csv": b'id1,"Smith, J.","said ""hi""",1,2\r\nid2,"",x,3,4\r\n',
         "split.csv": b'id1,a,b,1,2\nid2,"two\nlines",x,3,4\n'})
-    run = run_transform(tmp_path, pipeline(batch_stage("score", mode="sum")), "--input",
-                        str(tmp_path / "in"), "--output", str(tmp_path / "out"),
+    log = tmp_path / "stage.jsonl"
+    run = run_transform(tmp_path, pipeline(batch_stage("score", mode="sum", record=log)),
+                        "--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"),
                         "--content-type", "text/csv", "--split-type", "Line",
                         "--input-filter", "$[3:]", "--join-source", "Input",
                         "--output-filter", "$[0,1,2,-1]", "--assemble-with", "Line")
     assert run.returncode == 1, run.log
-    # The stage saw "1,2\r\n3,4\r\n"; the join takes the input's fields without the "\r", and
-    # AssembleWith Line ends each record with "\n" as SageMaker does.
+    # The stage got "1,2\r\n3,4\r\n" (10 bytes); the join takes the input's fields without the
+    # "\r", and AssembleWith Line ends each record with "\n" as SageMaker does.
+    assert 10 in [call["bytes"] for call in stage_log(log)]
     assert (tmp_path / "out/quoted.csv.out").read_bytes() == (
         b'id1,"Smith, J.","said ""hi""",3.0\nid2,"",x,7.0\n')
     message = ('record 1 (byte offset 12): InputFilter "$[3:]": CSV position 4: unterminated '
