@@ -720,8 +720,10 @@ void Runner::finish_report() {
   write_metrics(false, report_.status == JobStatus::completed);
   std::fprintf(stderr, "%s\n", summary(report_).c_str());
   if (options_.report_path) {
-    const std::string error =
-        common::write_private_file(*options_.report_path, to_json(report_).dump(2) + "\n");
+    // Messages quote input bytes and keys name objects: either may be invalid UTF-8.
+    const std::string error = common::write_private_file(
+        *options_.report_path,
+        to_json(report_).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
     if (!error.empty()) {
       log::error("could not write the report to {}: {}", *options_.report_path, error);
       if (exit_code_ == 0) exit_code_ = kExitFailed;

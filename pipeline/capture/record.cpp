@@ -66,9 +66,26 @@ struct Reader {
     return value->get<std::string>();
   }
 
+  // A value replay sends as a request header: a control character would end the header, or
+  // the request, early (header injection from a crafted capture file).
+  std::optional<std::string> header(const nlohmann::json& object, const char* key,
+                                    const std::string& path, bool required) {
+    auto value = string(object, key, path, required);
+    if (!value) return value;
+    const auto bad = std::find_if(value->begin(), value->end(), [](char c) {
+      const auto byte = static_cast<unsigned char>(c);
+      return (byte < 0x20 && byte != '\t') || byte == 0x7f;
+    });
+    if (bad == value->end()) return value;
+    fail(path.empty() ? key : path + "." + key,
+         fmt::format("control character 0x{:02x} at position {}; a header value cannot hold one",
+                     static_cast<unsigned char>(*bad), bad - value->begin()));
+    return std::nullopt;
+  }
+
   std::optional<Payload> payload(const nlohmann::json& object, const std::string& path) {
     Payload payload;
-    auto content_type = string(object, "observedContentType", path, true);
+    auto content_type = header(object, "observedContentType", path, true);
     auto data = string(object, "data", path, true);
     auto encoding = string(object, "encoding", path, true);
     if (!content_type || !data || !encoding) return std::nullopt;
@@ -121,7 +138,7 @@ void read_stages(Reader& reader, const nlohmann::json& stages, Event& event) {
 
 void read_extension(Reader& reader, const nlohmann::json& tandem, Event& event) {
   if (!tandem.is_object()) return reader.fail("tandem", "expected an object");
-  event.accept = reader.string(tandem, "accept", "tandem", false);
+  event.accept = reader.header(tandem, "accept", "tandem", false);
   if (const auto* status = reader.member(tandem, "status", "tandem", false)) {
     if (!status->is_number_integer()) return reader.fail("tandem.status", "expected an integer");
     event.status = status->get<int>();
@@ -248,8 +265,8 @@ Parsed parse_json_line(std::string_view line) {
         reader.fail("eventMetadata.inferenceTime", "expected yyyy-mm-ddThh:mm:ssZ");
       }
     }
-    event.inference_id = reader.string(*metadata, "inferenceId", "eventMetadata", false);
-    event.custom_attributes = reader.string(*metadata, "customAttributes", "eventMetadata", false);
+    event.inference_id = reader.header(*metadata, "inferenceId", "eventMetadata", false);
+    event.custom_attributes = reader.header(*metadata, "customAttributes", "eventMetadata", false);
   }
   if (const auto* extension = reader.member(json, "tandem", "", false))
     read_extension(reader, *extension, event);

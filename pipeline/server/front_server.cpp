@@ -50,6 +50,15 @@ asio::awaitable<void> discard_input(beast::tcp_stream& stream) {
   }
 }
 
+// What arrived of a body the client stopped sending (it closed its side of the connection).
+std::string incomplete_body(const http::request_parser<http::string_body>& parser) {
+  const std::size_t received = parser.get().body().size();
+  if (const auto length = parser.content_length()) {
+    return fmt::format("the body ended after {} of its {} bytes", received, *length);
+  }
+  return fmt::format("the chunked body ended after {} bytes, before its last chunk", received);
+}
+
 // One line per invocation; in JSON its fields are also separate keys.
 void log_invocation(const std::string& inference_id, const std::string& request_id,
                     const std::optional<std::string>& traceparent, int status,
@@ -128,6 +137,7 @@ asio::awaitable<void> FrontServer::accept_loop() {
 asio::awaitable<void> FrontServer::session(tcp::socket socket) {
   beast::error_code ec;
   socket.set_option(tcp::no_delay(true), ec);
+  const auto peer = socket.remote_endpoint(ec);
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
   buffer.reserve(64 * 1024);  // Beast reads at most the free capacity: 512 bytes without this
@@ -135,7 +145,16 @@ asio::awaitable<void> FrontServer::session(tcp::socket socket) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(header_limit);
     parser.body_limit(spec_.server.max_payload_bytes);
-    stream.expires_after(idle_timeout);
+    // An idle connection may wait idle_timeout for a request's first byte; from there the
+    // whole request must arrive within request_read_timeout_s, however the client paces it.
+    if (buffer.size() == 0) {
+      stream.expires_after(idle_timeout);
+      const auto n = co_await stream.async_read_some(buffer.prepare(64 * 1024),
+                                                     asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;  // the client went away or stayed idle
+      buffer.commit(n);
+    }
+    stream.expires_after(spec_.server.request_read_timeout);
     co_await http::async_read_header(stream, buffer, parser,
                                      asio::redirect_error(asio::use_awaitable, ec));
     std::optional<Error> refused;
@@ -160,12 +179,22 @@ asio::awaitable<void> FrontServer::session(tcp::socket socket) {
                       spec_.server.max_payload_bytes));
     } else if (ec == http::error::header_limit) {
       refused = Error::validation("request headers are larger than 16 KiB");
+    } else if (ec == http::error::partial_message && parser.is_header_done()) {
+      refused = Error::validation("malformed HTTP request: " + incomplete_body(parser));
     } else if (ec && parser.got_some() && ec != http::error::end_of_stream &&
                ec != beast::error::timeout && ec != asio::error::eof &&
                ec != asio::error::connection_reset && ec != http::error::partial_message) {
       refused = Error::validation("malformed HTTP request: " + ec.message());
+    } else if (ec == beast::error::timeout) {
+      // tcp_stream has closed the socket: nothing can be answered, but the log says why.
+      log::warn(
+          "closed the connection from {}:{}: its request's {} did not arrive within "
+          "request_read_timeout_s ({:g} s)",
+          peer.address().to_string(), peer.port(), parser.is_header_done() ? "body" : "header",
+          static_cast<double>(spec_.server.request_read_timeout.count()) / 1000.0);
+      break;
     } else if (ec) {
-      break;  // the client went away or stayed idle
+      break;  // the client went away
     }
     Response res;
     bool keep_alive = false;

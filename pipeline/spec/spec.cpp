@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <array>
@@ -24,12 +25,13 @@ namespace {
 constexpr std::array<std::string_view, 7> kRootKeys = {
     "version", "name", "mode", "server", "execution_parameters", "stages", "capture",
 };
-constexpr std::array<std::string_view, 9> kServerKeys = {
+constexpr std::array<std::string_view, 10> kServerKeys = {
     "host",
     "port",
     "max_payload_mb",
     "stage_payload_mb",
     "invocation_timeout_s",
+    "request_read_timeout_s",
     "max_concurrent_invocations",
     "stage_port_range",
     "drain_timeout_s",
@@ -85,6 +87,9 @@ void read_server_limits(Context& ctx, const Fields& fields, ServerSpec& server) 
   }
   if (auto v = fields.get("invocation_timeout_s")) {
     if (auto timeout = read_seconds(ctx, *v, false)) server.invocation_timeout = *timeout;
+  }
+  if (auto v = fields.get("request_read_timeout_s")) {
+    if (auto timeout = read_seconds(ctx, *v, false)) server.request_read_timeout = *timeout;
   }
   if (auto v = fields.get("max_concurrent_invocations")) {
     if (auto n = read_integer(ctx, *v, 1, kMaxConcurrentInvocations)) {
@@ -187,7 +192,11 @@ std::filesystem::path absolute_dir(const std::string& dir) {
 SpecError read_error(const std::string& path, int error) {
   return SpecError{
       .file = path,
-      .message = fmt::format("cannot read the spec: {}", std::generic_category().message(error))};
+      .message =
+          error == EFBIG
+              ? fmt::format("cannot read the spec: it is larger than {} bytes (1 MiB)",
+                            kMaxSpecFileBytes)
+              : fmt::format("cannot read the spec: {}", std::generic_category().message(error))};
 }
 
 std::string read_file(const std::string& path) {
@@ -247,6 +256,11 @@ PipelineSpec load_spec_text(const std::string& yaml_text, const std::string& fil
   spec.source = file_name;
   try {
     read_text(ctx, yaml_text, absolute_dir(base_dir), spec);
+  } catch (const YAML::DeepRecursion& e) {
+    // yaml-cpp says only "bad file" for this.
+    ctx.error(
+        e.mark, "",
+        fmt::format("invalid YAML: collections nested more than {} levels deep", e.depth() - 1));
   } catch (const YAML::Exception& e) {
     ctx.error(e.mark, "", fmt::format("invalid YAML: {}", e.msg));
   }

@@ -30,6 +30,8 @@ struct ServerSpec {
   std::uint64_t max_payload_bytes = 6ull * 1024 * 1024;
   std::uint64_t stage_payload_bytes = 6ull * 1024 * 1024;
   std::chrono::milliseconds invocation_timeout{60'000};
+  // From a request's first byte, the time its client has to send the header and the body.
+  std::chrono::milliseconds request_read_timeout{60'000};
   std::uint32_t max_concurrent_invocations = 64;
   PortRange stage_port_range{};
   std::chrono::milliseconds drain_timeout{30'000};       // in-flight grace on SIGTERM

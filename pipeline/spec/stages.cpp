@@ -155,8 +155,8 @@ void read_stage_fields(Context& ctx, const Fields& fields, const std::filesystem
   if (auto v = fields.get("env")) read_env(ctx, *v, stage.env);
   if (auto v = fields.get("secret_env")) read_secret_env(ctx, *v, stage.secret_env);
   if (auto v = fields.get("transport")) read_transport(ctx, *v, stage.transport);
-  if (auto v = fields.get("content_type")) assign(read_string(ctx, *v), stage.content_type);
-  if (auto v = fields.get("accept")) assign(read_string(ctx, *v), stage.accept);
+  if (auto v = fields.get("content_type")) assign(read_header_value(ctx, *v), stage.content_type);
+  if (auto v = fields.get("accept")) assign(read_header_value(ctx, *v), stage.accept);
   if (auto v = fields.get("timeout_s")) assign(read_seconds(ctx, *v, false), stage.timeout);
   if (auto v = fields.get("startup_timeout_s")) {
     assign(read_seconds(ctx, *v, false), stage.startup_timeout);

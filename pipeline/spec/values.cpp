@@ -50,6 +50,20 @@ std::optional<std::string> read_sagemaker_name(Context& ctx, const Value& value)
   return std::nullopt;
 }
 
+std::optional<std::string> read_header_value(Context& ctx, const Value& value) {
+  auto text = read_string(ctx, value);
+  if (!text) return std::nullopt;
+  const auto bad = std::find_if(text->begin(), text->end(), [](char c) {
+    const auto byte = static_cast<unsigned char>(c);
+    return (byte < 0x20 && byte != '\t') || byte == 0x7f;
+  });
+  if (bad == text->end()) return text;
+  ctx.error(value.mark, value.path,
+            fmt::format("control character 0x{:02x} at position {}; a header value cannot hold one",
+                        static_cast<unsigned char>(*bad), bad - text->begin()));
+  return std::nullopt;
+}
+
 std::optional<std::chrono::milliseconds> read_seconds(Context& ctx, const Value& value,
                                                       bool allow_zero) {
   const NumberRule rule{

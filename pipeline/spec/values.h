@@ -23,6 +23,10 @@ inline constexpr double kMaxPayloadMegabytes = 100;
 bool is_sagemaker_name(std::string_view name);
 std::optional<std::string> read_sagemaker_name(Context& ctx, const Value& value);
 
+// A non-empty string tandem sends as a request header (content_type, accept): no control
+// characters, which would end the header early.
+std::optional<std::string> read_header_value(Context& ctx, const Value& value);
+
 // Seconds (fractions allowed, at most kMaxSeconds), rounded up to whole milliseconds.
 std::optional<std::chrono::milliseconds> read_seconds(Context& ctx, const Value& value,
                                                       bool allow_zero);

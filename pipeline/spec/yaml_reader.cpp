@@ -194,6 +194,11 @@ std::optional<std::string> read_scalar(Context& ctx, const Value& value,
   for (std::string& message : expanded.errors)
     ctx.error(value.mark, value.path, std::move(message));
   if (!expanded.errors.empty()) return std::nullopt;
+  // A "\0" escape would silently cut an argument, a variable or a path short.
+  if (expanded.text.find('\0') != std::string::npos) {
+    ctx.error(value.mark, value.path, "must not contain a NUL character (\\0)");
+    return std::nullopt;
+  }
   return std::move(expanded.text);
 }
 
@@ -230,13 +235,16 @@ std::optional<double> read_number(Context& ctx, const Value& value, const Number
   if (!text) return std::nullopt;
   double number = 0;
   std::errc error{};
-  if (!parse_whole(*text, number, error) || !std::isfinite(number)) {
+  const bool parsed = parse_whole(*text, number, error);
+  // 1e400 is a number, only not one a double holds: out of range, as read_integer says.
+  const bool beyond_a_double = !parsed && error == std::errc::result_out_of_range;
+  if ((!parsed && !beyond_a_double) || (parsed && !std::isfinite(number))) {
     ctx.error(value.mark, value.path,
               fmt::format("expected {}, got {}", rule.expected, quote(*text)));
     return std::nullopt;
   }
   const bool low_ok = rule.allow_zero ? number >= 0 : number > 0;
-  if (!low_ok || number > rule.max) {
+  if (beyond_a_double || !low_ok || number > rule.max) {
     const std::string_view low = rule.allow_zero ? "between 0 and" : "greater than 0 and at most";
     ctx.error(value.mark, value.path,
               fmt::format("must be {} {} {}, got {}", low, rule.max, rule.unit, *text));

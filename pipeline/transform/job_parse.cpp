@@ -172,7 +172,12 @@ void read_environment(JsonFields& fields, const Json& root, TransformJob& job) {
       fields.error(path, "expected a key matching [a-zA-Z_][a-zA-Z0-9_]{0,1023}");
     } else if (auto value = fields.string(*environment, "Environment", item.key(),
                                           kMaxEnvironmentValueLength)) {
-      job.environment.emplace_back(item.key(), *value);
+      // A stage's environment would hold the value cut short at the NUL.
+      if (value->find('\0') != std::string::npos) {
+        fields.error(path, "must not contain a NUL character (\\u0000)");
+      } else {
+        job.environment.emplace_back(item.key(), *value);
+      }
     }
   }
 }

@@ -87,12 +87,31 @@ void validate_data_processing(const TransformJob& job, Errors& errors) {
   }
 }
 
+// ContentType and Accept are sent as request headers to the stages: a control character
+// would end the header, or the whole request, early (header injection).
+void validate_header_values(const TransformJob& job, Errors& errors) {
+  auto check = [&errors](std::string_view where, const std::optional<std::string>& value) {
+    if (!value) return;
+    const auto bad = std::find_if(value->begin(), value->end(), [](char c) {
+      const auto byte = static_cast<unsigned char>(c);
+      return (byte < 0x20 && byte != '\t') || byte == 0x7f;
+    });
+    if (bad == value->end()) return;
+    errors.add(where, fmt::format("control character 0x{:02x} at position {}; a header value "
+                                  "cannot hold one",
+                                  static_cast<unsigned char>(*bad), bad - value->begin()));
+  };
+  check("TransformInput.ContentType", job.input.content_type);
+  check("TransformOutput.Accept", job.output.accept);
+}
+
 }  // namespace
 
 std::vector<std::string> validate_job(const TransformJob& job, std::string_view source) {
   Errors errors(source);
   validate_locations(job, errors);
   validate_concurrency(job, errors);
+  validate_header_values(job, errors);
   validate_data_processing(job, errors);
   return std::move(errors.list);
 }

@@ -45,6 +45,7 @@ server:
   max_payload_mb: 6
   stage_payload_mb: 8
   invocation_timeout_s: 1.5
+  request_read_timeout_s: 2.5
   max_concurrent_invocations: 4
   stage_port_range: "9100-9199"
   drain_timeout_s: 0

@@ -186,6 +186,30 @@ TEST_CASE("lines that are not capture records say what is wrong") {
       "captureData.endpointInput.encoding: expected CSV, JSON or BASE64, got \"XML\"");
 }
 
+TEST_CASE("values replay sends as headers cannot carry a header of their own") {
+  const std::string input =
+      R"({"captureData":{"endpointInput":{"observedContentType":"text/csv","mode":"INPUT","data":"1","encoding":"CSV"}},)";
+  CHECK(
+      parse_json_line(
+          R"({"captureData":{"endpointInput":{"observedContentType":"text/csv\r\nX-Injected: 1","mode":"INPUT","data":"1","encoding":"CSV"}},"eventMetadata":{"eventId":"x"}})")
+          .error.message ==
+      "captureData.endpointInput.observedContentType: control character 0x0d at position 8; a "
+      "header value cannot hold one");
+  CHECK(parse_json_line(input + R"("eventMetadata":{"eventId":"x","inferenceId":"a\nb"}})")
+            .error.message ==
+        "eventMetadata.inferenceId: control character 0x0a at position 1; a header value cannot "
+        "hold one");
+  CHECK(parse_json_line(input + R"("eventMetadata":{"eventId":"x","customAttributes":"\u0000"}})")
+            .error.message ==
+        "eventMetadata.customAttributes: control character 0x00 at position 0; a header value "
+        "cannot hold one");
+  CHECK(parse_json_line(input + R"("eventMetadata":{"eventId":"x"},"tandem":{"accept":"a\u007f"}})")
+            .error.message ==
+        "tandem.accept: control character 0x7f at position 1; a header value cannot hold one");
+  CHECK(parse_json_line(input + R"("eventMetadata":{"eventId":"x","customAttributes":"a\tb"}})")
+            .error.message.empty());
+}
+
 TEST_CASE("base64 round trips and rejects what is not base64") {
   CHECK(base64_encode("") == "");
   CHECK(base64_encode("f") == "Zg==");

@@ -157,6 +157,9 @@ TEST_CASE("seconds", "[errors]") {
   CHECK(errors_of(with_server("  invocation_timeout_s: 3600.5\n")) ==
         Lines{"pipeline.yaml:5:25: server.invocation_timeout_s: must be greater than 0 and at "
               "most 3600 seconds, got 3600.5"});
+  CHECK(errors_of(with_server("  request_read_timeout_s: 0\n")) ==
+        Lines{"pipeline.yaml:5:27: server.request_read_timeout_s: must be greater than 0 and at "
+              "most 3600 seconds, got 0"});
   CHECK(errors_of(with_server("  invocation_timeout_s: inf\n")) ==
         Lines{"pipeline.yaml:5:25: server.invocation_timeout_s: expected a positive number of "
               "seconds, got \"inf\""});
@@ -175,6 +178,32 @@ TEST_CASE("seconds", "[errors]") {
   CHECK(errors_of(with_stage("    startup_timeout_s: {s: 1}\n")) ==
         Lines{"pipeline.yaml:4:24: stages[0].startup_timeout_s: expected a positive number of "
               "seconds, got a map"});
+}
+
+TEST_CASE("a NUL character in any string is an error, not a value cut short", "[errors]") {
+  CHECK(errors_of("name: a\nstages:\n  - command: [x, \"a\\0b\"]\n    env: {A: \"\\x00\"}\n") ==
+        Lines{"pipeline.yaml:3:18: stages[0].command[1]: must not contain a NUL character (\\0)",
+              "pipeline.yaml:4:14: stages[0].env.A: must not contain a NUL character (\\0)"});
+}
+
+TEST_CASE("a stage's content_type and accept cannot carry a header of their own", "[errors]") {
+  CHECK(errors_of(with_stage("    content_type: \"text/csv\\r\\nX-Injected: 1\"\n"
+                             "    accept: \"a\\x7f\"\n")) ==
+        Lines{"pipeline.yaml:4:19: stages[0].content_type: control character 0x0d at position 8; "
+              "a header value cannot hold one",
+              "pipeline.yaml:5:13: stages[0].accept: control character 0x7f at position 1; a "
+              "header value cannot hold one"});
+}
+
+TEST_CASE("numbers beyond a double are out of range", "[errors]") {
+  CHECK(errors_of(with_stage("    timeout_s: 1e400\n")) ==
+        Lines{"pipeline.yaml:4:16: stages[0].timeout_s: must be greater than 0 and at most 3600 "
+              "seconds, got 1e400"});
+  CHECK(errors_of(with_server("  drain_timeout_s: -1e400\n  max_payload_mb: 1e-400\n")) ==
+        Lines{"pipeline.yaml:5:20: server.drain_timeout_s: must be between 0 and 3600 seconds, "
+              "got -1e400",
+              "pipeline.yaml:6:19: server.max_payload_mb: must be greater than 0 and at most 100 "
+              "MB, got 1e-400"});
 }
 
 TEST_CASE("megabytes", "[errors]") {
@@ -439,6 +468,52 @@ TEST_CASE("mount_model_dir: true with a model_dir loads", "[spec]") {
   CHECK(spec.stages[0].model_dir == "/srv/app/m");
   const auto plain = load_spec_text(with_stage(""), "pipeline.yaml", "/srv/app", no_env);
   CHECK_FALSE(plain.stages[0].mount_model_dir);
+}
+
+}  // namespace
+}  // namespace tandem::spec
+
+namespace tandem::spec {
+namespace {
+
+// Hostile specs: each is refused with errors naming where, quickly and without a crash.
+// yaml-cpp stops at 500 levels (its message is only "bad file"); its position is where its
+// scanner had read to, on the right line.
+TEST_CASE("nesting deeper than the YAML parser allows is an error on its line", "[errors]") {
+  const std::string head = "name: a\nstages:\n  - command: [x]\n";
+  auto lists = [](int depth) { return std::string(depth, '[') + std::string(depth, ']'); };
+  CHECK(errors_of(head + "x: " + lists(498) + "\n") ==
+        Lines{"pipeline.yaml:4:1: x: unknown key; expected one of version, name, mode, server, "
+              "execution_parameters, stages, capture"});
+  CHECK(errors_of(head + "x: " + lists(499) + "\n") ==
+        Lines{"pipeline.yaml:4:1002: invalid YAML: collections nested more than 499 levels deep"});
+  CHECK(errors_of(head + "    env: {A: " + lists(5000) + "}\n") ==
+        Lines{"pipeline.yaml:4:10014: invalid YAML: collections nested more than 499 levels deep"});
+  std::string maps = head + "x:\n";
+  for (int depth = 1; depth <= 600; ++depth) maps += std::string(depth, ' ') + "k:\n";
+  CHECK(errors_of(maps) ==
+        Lines{"pipeline.yaml:502:501: invalid YAML: collections nested more than 499 levels "
+              "deep"});
+}
+
+TEST_CASE("aliases that would expand exponentially are read as the value they name", "[errors]") {
+  // a11 stands for 10^12 scalars if expanded.
+  std::string bomb = "[&a0 [x, x, x, x, x, x, x, x, x, x]";
+  for (int i = 1; i < 12; ++i) {
+    bomb += ", &a" + std::to_string(i) + " [";
+    for (int k = 0; k < 10; ++k) bomb += (k == 0 ? "*a" : ", *a") + std::to_string(i - 1);
+    bomb += "]";
+  }
+  bomb += "]";
+  CHECK(errors_of("name: a\nstages:\n  - command: [x]\n    env: {A: " + bomb + "}\n") ==
+        Lines{"pipeline.yaml:4:14: stages[0].env.A: expected a string, number or boolean, got "
+              "a list"});
+  const Lines each_a_list = errors_of("name: a\nstages:\n  - command: " + bomb + "\n");
+  REQUIRE(each_a_list.size() == 12);
+  CHECK(each_a_list[0] ==
+        "pipeline.yaml:3:15: stages[0].command[0]: expected a string, got a list");
+  CHECK(each_a_list[11] ==
+        "pipeline.yaml:3:612: stages[0].command[11]: expected a string, got a list");
 }
 
 }  // namespace

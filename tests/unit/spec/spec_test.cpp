@@ -44,6 +44,7 @@ server:
   max_payload_mb: 0.5
   stage_payload_mb: 10
   invocation_timeout_s: 1.5
+  request_read_timeout_s: 2.5
   max_concurrent_invocations: 100
   stage_port_range: 20000-20010
   drain_timeout_s: 0
@@ -81,6 +82,7 @@ TEST_CASE("a spec with every key is parsed into its values", "[spec]") {
   CHECK(server.max_payload_bytes == 512u * 1024);
   CHECK(server.stage_payload_bytes == 10u * 1024 * 1024);
   CHECK(server.invocation_timeout == 1500ms);
+  CHECK(server.request_read_timeout == 2500ms);
   CHECK(server.max_concurrent_invocations == 100);
   CHECK(server.stage_port_range.low == 20000);
   CHECK(server.stage_port_range.high == 20010);
@@ -126,6 +128,7 @@ TEST_CASE("a minimal spec takes every default", "[spec]") {
   CHECK(server.max_payload_bytes == 6'291'456u);
   CHECK(server.stage_payload_bytes == 6'291'456u);
   CHECK(server.invocation_timeout == 60'000ms);
+  CHECK(server.request_read_timeout == 60'000ms);
   CHECK(server.max_concurrent_invocations == 64);
   CHECK(server.stage_port_range.to_string() == "9000-9999");
   CHECK(server.drain_timeout == 30'000ms);

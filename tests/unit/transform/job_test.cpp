@@ -176,6 +176,27 @@ TEST_CASE("Environment follows botocore's map rules", "[job]") {
         "job.json: Environment.V: longer than 10240 characters (10241)");
 }
 
+TEST_CASE("ContentType and Accept cannot carry a header of their own", "[job]") {
+  CHECK(errors_of(minimal("", R"(, "ContentType": "text/csv\r\nX-Injected: 1")",
+                          R"(, "Accept": "a\u0000")")) ==
+        "job.json: TransformInput.ContentType: control character 0x0d at position 8; a header "
+        "value cannot hold one\n"
+        "job.json: TransformOutput.Accept: control character 0x00 at position 1; a header value "
+        "cannot hold one");
+  CHECK(errors_of(minimal("", R"(, "ContentType": "text/csv;\tcharset=utf-8")")) == "parsed");
+  const TransformJob base = parse_transform_job(minimal(""))->job;
+  JobOverrides overrides;
+  overrides.accept = "text/csv\n\nGET / HTTP/1.1";
+  CHECK(apply_overrides(base, overrides, "command line").error().message ==
+        "command line: TransformOutput.Accept: control character 0x0a at position 8; a header "
+        "value cannot hold one");
+}
+
+TEST_CASE("An Environment value cannot hold a NUL character", "[job]") {
+  CHECK(errors_of(minimal(R"(, "Environment": {"V": "a\u0000b"})")) ==
+        "job.json: Environment.V: must not contain a NUL character (\\u0000)");
+}
+
 TEST_CASE("Rules across fields", "[job]") {
   CHECK(errors_of(minimal(R"(, "MaxConcurrentTransforms": 20, "MaxPayloadInMB": 6)")) ==
         "job.json: MaxConcurrentTransforms: 20 × MaxPayloadInMB 6 is more than 100 MB");
