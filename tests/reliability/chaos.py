@@ -23,6 +23,8 @@ Checks, per pipeline:
 - the SIGSTOPped stage: requests on it fail with a timeout naming it; /ping turns 503 once the
   supervisor's liveness pings fail, and 200 again after SIGCONT;
 - after the chaos, 100 % of answers are 200 with the expected body;
+- tandem holds the same descriptors (sockets aside: pipes, pidfds, eventfds, memfds) after
+  the chaos as before it, so no restart leaks one;
 - tandem exits 0 on SIGTERM afterwards and no stage outlives it.
 
 Usage: tests/reliability/chaos.py [--bin build/release/bin] [--duration 120]
@@ -46,7 +48,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common import (Checks, Pipeline, Tandem, default_bin, finish, log_events, machine_line,
+from common import (Checks, Pipeline, Tandem, default_bin, fd_kinds, finish, log_events, machine_line,
                     percentile, pipelines, table)
 
 CONNECTIONS = 16
@@ -229,11 +231,13 @@ def analyse(pipeline: Pipeline, faults: list[Fault], outcomes: list[Outcome],
         by_stage.setdefault(f.stage, []).append(f)
 
     def owning_fault(o: Outcome) -> Fault | None:
+        """The latest fault of the stage the answer names whose window the request overlapped."""
+        owner = None
         for f in by_stage.get(o.stage, []):
             lo, hi = f.window(args.window_slack)
             if o.start <= hi and o.end >= lo:
-                return f
-        return None
+                owner = f
+        return owner
 
     classes: Counter = Counter()
     bad: list[Outcome] = []
@@ -347,6 +351,7 @@ def chaos(pipeline: Pipeline, args, work: Path, checks: Checks) -> tuple[list[li
                             (pipeline.expected is None or expected == pipeline.expected),
                             f"{res.status} {expected[:80]!r}"):
             return [], []
+        fds_before = fd_kinds(tandem.pid)
         monitor = PingMonitor(tandem)
         monitor.start()
         load = Load(tandem, pipeline, expected)
@@ -363,6 +368,13 @@ def chaos(pipeline: Pipeline, args, work: Path, checks: Checks) -> tuple[list[li
             monitor.stopping.set()
             monitor.join()
         checks.check(f"{pipeline.key}: every client thread finished", not hung, f"{len(hung)} hung")
+        fds_after = fd_kinds(tandem.pid)
+        fds_after.pop("socket", None)
+        fds_before.pop("socket", None)
+        checks.check(f"{pipeline.key}: no descriptor leaked by the restarts (sockets aside)",
+                     fds_after == fds_before,
+                     f"{sum(fds_before.values())} before the chaos, {sum(fds_after.values())} after"
+                     + ("" if fds_after == fds_before else f": {dict(fds_before)} → {dict(fds_after)}"))
     finally:
         code = tandem.stop()
     checks.check(f"{pipeline.key}: exit on SIGTERM", code == 0, f"exit status {code}")

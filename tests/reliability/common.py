@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -251,6 +252,28 @@ def fd_count(pid: int) -> int | None:
         return len(os.listdir(f"/proc/{pid}/fd"))
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
+
+
+def fd_kinds(pid: int) -> Counter:
+    """A process's open descriptors by kind: socket, pipe, memfd, anon_inode:[pidfd], file..."""
+    kinds: Counter = Counter()
+    try:
+        names = os.listdir(f"/proc/{pid}/fd")
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return kinds
+    for name in names:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{name}")
+        except OSError:
+            continue
+        if target.startswith("/memfd:"):
+            kinds["memfd"] += 1
+        elif target.startswith("/"):
+            kinds["file"] += 1
+        else:
+            kinds[target.split(":[")[0].split(":")[0] if not target.startswith("anon_inode:")
+                  else target] += 1
+    return kinds
 
 
 class Sampler(threading.Thread):
