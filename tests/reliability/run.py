@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The reliability suite in one command: soak.py, chaos.py and batch_faults.py one after the
+"""The reliability suite in one command: chaos.py, batch_faults.py and soak.py one after the
 other, their results appended to one markdown file. Long versions by default (10 minutes of
 soak per pipeline, 2 minutes of chaos per pipeline, 10 kills of a transform job); --short runs
 the versions in `make test`. Exits 1 if any check of any part failed.
@@ -24,7 +24,7 @@ def main() -> int:
     parser.add_argument("--bin", type=Path, default=default_bin())
     parser.add_argument("--short", action="store_true")
     parser.add_argument("--markdown-out", type=Path, default=REPO / "build" / "reliability" / "results.md")
-    parser.add_argument("--only", nargs="+", default=["soak", "chaos", "batch_faults"],
+    parser.add_argument("--only", nargs="+", default=["chaos", "batch_faults", "soak"],
                         choices=["soak", "chaos", "batch_faults"])
     args = parser.parse_args()
     args.markdown_out.parent.mkdir(parents=True, exist_ok=True)
