@@ -11,7 +11,9 @@ namespace tandem::proto::shm {
 static_assert(std::is_standard_layout_v<ControlBlock> && std::is_standard_layout_v<SlotHeader>);
 static_assert(sizeof(Text) == 1028 && sizeof(IdText) == 260);
 static_assert(offsetof(ControlBlock, slot_count) == 12 && offsetof(ControlBlock, stage_pid) == 72);
-static_assert(sizeof(ControlBlock) == 80 && sizeof(ControlBlock) <= control_size);
+static_assert(offsetof(ControlBlock, stage_sleeping) == 128);
+static_assert(offsetof(ControlBlock, tandem_sleeping) == 192);
+static_assert(sizeof(ControlBlock) == 256 && sizeof(ControlBlock) <= control_size);
 static_assert(offsetof(SlotHeader, content_type) == 24 && offsetof(SlotHeader, accept) == 1052);
 static_assert(offsetof(SlotHeader, custom_attributes) == 2080);
 static_assert(offsetof(SlotHeader, inference_id) == 3108 && offsetof(SlotHeader, status) == 3368);
@@ -186,6 +188,29 @@ std::optional<Completion> Ring::collect(std::uint32_t slot, std::uint64_t sequen
   }
   publish(slot, SlotState::free);
   return done;
+}
+
+namespace {
+
+std::atomic_ref<std::uint32_t> sleeping_word(ControlBlock& c, Ring::Side side) {
+  return std::atomic_ref<std::uint32_t>(side == Ring::Side::stage ? c.stage_sleeping
+                                                                  : c.tandem_sleeping);
+}
+
+}  // namespace
+
+void Ring::announce_sleep(Side side) {
+  sleeping_word(control(), side).fetch_add(1, std::memory_order_seq_cst);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+}
+
+void Ring::retract_sleep(Side side) {
+  sleeping_word(control(), side).fetch_sub(1, std::memory_order_seq_cst);
+}
+
+bool Ring::needs_wake(Side side) const {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  return sleeping_word(control(), side).load(std::memory_order_relaxed) != 0;
 }
 
 bool Ring::take(std::uint32_t slot) {

@@ -1,7 +1,6 @@
 #include "pipeline/chain/shm_transport.h"
 
 #include <fcntl.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <array>
@@ -102,8 +101,11 @@ class ShmStageTransport::Channel : public std::enable_shared_from_this<Channel> 
       release(slot);
       co_return failed(Kind::request_too_large, *too_large);
     }
-    const std::uint64_t one = 1;
-    if (::write(submit_.get(), &one, sizeof one) != sizeof one) {
+    // A full pipe already holds a wake-up (EAGAIN); a stage that is gone (EPIPE) is
+    // reported by the completion pipe, which fails this call with the others.
+    const char wake = 1;
+    if (segment_.ring().needs_wake(shm::Ring::Side::stage) &&
+        ::write(submit_.get(), &wake, 1) < 0 && errno != EAGAIN && errno != EPIPE) {
       // The slot was published; only the stage may hand it back now.
       uses_[slot] = {sequence, nullptr, true};
       co_return failed(Kind::protocol,
@@ -163,37 +165,59 @@ class ShmStageTransport::Channel : public std::enable_shared_from_this<Channel> 
     }
   }
 
+  // Hands every completed slot to its waiting call; returns how many there were.
+  std::size_t deliver() {
+    std::size_t delivered = 0;
+    for (std::uint32_t slot = 0; slot < uses_.size(); ++slot) {
+      auto& use = uses_[slot];
+      if (!use.busy) continue;
+      auto done = segment_.ring().collect(slot, use.sequence);
+      if (!done) continue;
+      ++delivered;
+      auto waiter = std::move(use.waiter);
+      release(slot);
+      if (waiter) {
+        waiter->completion = std::move(*done);
+        waiter->timer.cancel();
+      }
+    }
+    return delivered;
+  }
+
   // Collects answers until the stage's end of the pipe closes (it died or was stopped).
+  // While answers keep coming, it only yields to the event loop between scans, and the
+  // stage writes no wake-ups; it sleeps on the pipe once a scan after saying so finds none.
   asio::awaitable<void> collect() {
     auto self = shared_from_this();
+    auto& ring = segment_.ring();
     std::array<char, 256> drain;
     for (;;) {
+      if (deliver() > 0) {
+        co_await asio::post(completions_.get_executor(), asio::use_awaitable);
+        if (closed_) break;
+        continue;
+      }
+      ring.announce_sleep(shm::Ring::Side::tandem);
+      if (deliver() > 0) {
+        ring.retract_sleep(shm::Ring::Side::tandem);
+        continue;
+      }
       boost::system::error_code ec;
       co_await completions_.async_wait(asio::posix::stream_descriptor::wait_read,
                                        asio::redirect_error(asio::use_awaitable, ec));
+      ring.retract_sleep(shm::Ring::Side::tandem);
       if (ec) break;  // retired
       bool ended = false;
       for (;;) {
         const auto n = ::read(completions_.native_handle(), drain.data(), drain.size());
         if (n > 0) continue;
-        ended = n == 0 || (errno != EAGAIN && errno != EINTR);
         if (n < 0 && errno == EINTR) continue;
+        ended = n == 0 || errno != EAGAIN;
         break;
       }
-      // The stage may have answered some requests before it went away: deliver those first.
-      for (std::uint32_t slot = 0; slot < uses_.size(); ++slot) {
-        auto& use = uses_[slot];
-        if (!use.busy) continue;
-        auto done = segment_.ring().collect(slot, use.sequence);
-        if (!done) continue;
-        auto waiter = std::move(use.waiter);
-        release(slot);
-        if (waiter) {
-          waiter->completion = std::move(*done);
-          waiter->timer.cancel();
-        }
-      }
       if (ended) {
+        // The stage may have answered some requests before it went away: deliver those first.
+        deliver();
         close("the stage exited before answering (its shared-memory channel closed)");
         break;
       }
@@ -220,11 +244,14 @@ ShmStageTransport::~ShmStageTransport() {
 
 StageChannel ShmStageTransport::prepare_launch() {
   auto segment = shm::Segment::create(options_.geometry);
-  auto submit = shm::above_stdio(eventfd(0, EFD_CLOEXEC));
-  if (!submit) fail("eventfd");
-  // The stage's own copy of the eventfd: one object, two descriptors.
-  auto stage_submit = shm::UniqueFd(::fcntl(submit.get(), F_DUPFD_CLOEXEC, 3));
-  if (!stage_submit) fail("cannot duplicate the eventfd");
+  // Two pipes: a write to a pipe hands the CPU to the reader it wakes (a synchronous
+  // wake-up), which an eventfd does not. tandem's ends never block its event loop.
+  int submit_fds[2];
+  if (pipe2(submit_fds, O_CLOEXEC) != 0) fail("pipe");
+  shm::UniqueFd stage_submit = shm::above_stdio(submit_fds[0]);
+  shm::UniqueFd submit = shm::above_stdio(submit_fds[1]);
+  if (!stage_submit || !submit || ::fcntl(submit.get(), F_SETFL, O_NONBLOCK) != 0)
+    fail("cannot set up the submit pipe");
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC | O_NONBLOCK) != 0) fail("pipe");
   shm::UniqueFd read_end = shm::above_stdio(pipe_fds[0]);

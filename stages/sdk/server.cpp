@@ -8,7 +8,6 @@
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -195,23 +194,17 @@ class Server::Impl {
     connections_.erase(connection);
   }
 
-  // On the control strand. Idle connections are cancelled on their own strands; busy ones
-  // see `stopping_` after their response and close.
-  // Shared-memory requests run on the server's threads like connections do; the work guard
-  // keeps those threads serving until the channel stops (on drain).
+  // Shared-memory requests run on the channel's own threads, as many as the server has.
   void start_shm() {
-    shm_work_.emplace(io_.get_executor());
     fmt::print(stderr, "stage serving shared memory ({} slots)\n", shm_->slot_count());
-    shm_->start(
-        [this](std::function<void()> serve_slot) { asio::post(io_, std::move(serve_slot)); });
+    shm_->start(std::max(1u, options_.threads));
   }
 
+  // On the control strand. Idle connections are cancelled on their own strands; busy ones
+  // see `stopping_` after their response and close.
   void begin_drain() {
-    if (shm_) {
-      shm_->stop();
-      // Every slot claimed was posted before stop() returned: those still run.
-      shm_work_.reset();
-    }
+    // Returns once every shared-memory request claimed has been answered.
+    if (shm_) shm_->stop();
     boost::system::error_code ignored;
     acceptor_.close(ignored);
     if (signals_) signals_->clear(ignored);  // A second signal now ends the process.
@@ -244,7 +237,6 @@ class Server::Impl {
   std::uint16_t port_;
   std::optional<asio::signal_set> signals_;
   std::optional<ShmServer> shm_;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> shm_work_;
 
   std::mutex connections_mutex_;
   std::set<std::shared_ptr<Connection>> connections_;

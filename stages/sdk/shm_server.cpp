@@ -1,10 +1,14 @@
 #include "stages/sdk/shm_server.h"
 
 #include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -47,52 +51,127 @@ ShmServer::ShmServer(const ShmChannel& channel, const Handler& handler)
     : segment_(shm::Segment::map(adopt(channel.segment, shm::env_segment_fd))),
       submit_(adopt(channel.submit, shm::env_submit_fd)),
       complete_(adopt(channel.complete, shm::env_complete_fd)),
+      stop_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
+      kick_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
       handler_(handler) {
-  // A full pipe already holds a wake-up for tandem: never block on it.
-  const int flags = fcntl(complete_.get(), F_GETFL);
-  if (flags < 0 || fcntl(complete_.get(), F_SETFL, flags | O_NONBLOCK) != 0)
-    throw std::runtime_error(std::string(shm::env_complete_fd) + " is not a usable pipe");
+  // Threads drain wake-ups without blocking and block in epoll instead; a full completion
+  // pipe already holds a wake-up for tandem: never block on it.
+  for (const auto& [fd, variable] : {std::pair{submit_.get(), shm::env_submit_fd},
+                                     std::pair{complete_.get(), shm::env_complete_fd}}) {
+    const int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0)
+      throw std::runtime_error(std::string(variable) + " is not a usable pipe");
+  }
+  if (!stop_ || !kick_) throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
 }
 
 ShmServer::~ShmServer() {
   stop();
 }
 
-void ShmServer::start(std::function<void(std::function<void()>)> run) {
-  run_ = std::move(run);
-  dispatcher_ = std::thread([this] { dispatch(); });
+void ShmServer::start(unsigned threads) {
+  // tandem may submit from here on: the threads look at every slot before they first sleep.
   std::atomic_ref<std::uint32_t>(segment_.ring().control().stage_pid)
       .store(static_cast<std::uint32_t>(getpid()), std::memory_order_release);
+  for (unsigned i = 0; i < std::max(1u, threads); ++i) threads_.emplace_back([this] { serve(); });
 }
 
 void ShmServer::stop() {
   if (!stopping_.exchange(true)) wake_self();
   std::lock_guard lock(join_mutex_);
-  if (dispatcher_.joinable()) dispatcher_.join();
+  for (auto& thread : threads_) thread.join();
+  threads_.clear();
 }
 
 void ShmServer::wake_self() {
   const std::uint64_t one = 1;
-  [[maybe_unused]] auto n = ::write(submit_.get(), &one, sizeof one);
+  [[maybe_unused]] auto n = ::write(stop_.get(), &one, sizeof one);
 }
 
-void ShmServer::dispatch() {
+std::optional<std::uint32_t> ShmServer::claim_one() {
   auto& ring = segment_.ring();
+  const std::uint32_t count = ring.slot_count();
+  // Threads start where the last claim ended, so that slots are taken in turn.
+  const std::uint32_t first = next_slot_.load(std::memory_order_relaxed);
+  for (std::uint32_t i = 0; i < count; ++i) {
+    const std::uint32_t slot = (first + i) % count;
+    if (ring.take(slot)) {
+      next_slot_.store((slot + 1) % count, std::memory_order_relaxed);
+      return slot;
+    }
+  }
+  return std::nullopt;
+}
+
+bool ShmServer::any_submitted() {
+  auto& ring = segment_.ring();
+  for (std::uint32_t slot = 0; slot < ring.slot_count(); ++slot)
+    if (ring.state(slot) == shm::SlotState::submitted) return true;
+  return false;
+}
+
+void ShmServer::serve() {
+  auto& ring = segment_.ring();
+  // Each thread has its own epoll: the submit pipe and the kick eventfd are registered
+  // exclusively (one waiter woken per wake-up), the stop eventfd for every thread.
+  const shm::UniqueFd epoll(epoll_create1(EPOLL_CLOEXEC));
+  bool usable = static_cast<bool>(epoll);
+  const std::uint32_t one_waiter = EPOLLIN | EPOLLEXCLUSIVE, every_waiter = EPOLLIN;
+  for (const auto& [fd, flags] :
+       {std::pair{submit_.get(), one_waiter}, std::pair{kick_.get(), one_waiter},
+        std::pair{stop_.get(), every_waiter}}) {
+    epoll_event event{};
+    event.events = flags;
+    event.data.fd = fd;
+    usable = usable && epoll_ctl(epoll.get(), EPOLL_CTL_ADD, fd, &event) == 0;
+  }
+  if (!usable) {
+    std::fprintf(stderr, "stage: cannot wait for shared-memory requests (%s); not serving them\n",
+                 std::strerror(errno));
+    return;
+  }
   while (!stopping_) {
-    std::uint64_t count = 0;
-    const auto n = ::read(submit_.get(), &count, sizeof count);
-    if (n < 0 && errno == EINTR) continue;
-    if (n != sizeof count) {
-      std::fprintf(stderr,
-                   "stage: the shared-memory wake-up descriptor failed; no longer "
-                   "serving it\n");
-      return;
+    if (const auto slot = claim_one()) {
+      // More requests are waiting than this thread can serve now: wake a peer for them.
+      if (ring.needs_wake(shm::Ring::Side::stage) && any_submitted()) {
+        const std::uint64_t one = 1;
+        [[maybe_unused]] auto n = ::write(kick_.get(), &one, sizeof one);
+      }
+      serve_slot(*slot);
+      continue;
     }
-    if (stopping_) return;
-    // Wake-ups coalesce: one read may stand for several submitted slots.
-    for (std::uint32_t slot = 0; slot < ring.slot_count(); ++slot) {
-      if (ring.take(slot)) run_([this, slot] { serve_slot(slot); });
+    // Say this side sleeps, then look once more (the handshake in shm_ring.h): tandem
+    // writes a wake-up only while some thread sleeps.
+    ring.announce_sleep(shm::Ring::Side::stage);
+    bool woken = false;
+    if (!any_submitted()) {
+      epoll_event events[3];
+      const int ready = epoll_wait(epoll.get(), events, 3, -1);
+      if (ready < 0 && errno != EINTR) {
+        std::fprintf(stderr,
+                     "stage: waiting for shared-memory requests failed (%s); no longer "
+                     "serving them\n",
+                     std::strerror(errno));
+        ring.retract_sleep(shm::Ring::Side::stage);
+        return;
+      }
+      woken = ready > 0;
     }
+    ring.retract_sleep(shm::Ring::Side::stage);
+    if (!woken) continue;
+    char drain[256];
+    for (;;) {
+      const auto n = ::read(submit_.get(), drain, sizeof drain);
+      if (n > 0 || (n < 0 && errno == EINTR)) continue;
+      if (n == 0) {
+        std::fprintf(stderr,
+                     "stage: tandem closed the shared-memory channel; no longer serving it\n");
+        return;
+      }
+      break;  // EAGAIN: drained
+    }
+    std::uint64_t kicks;
+    [[maybe_unused]] auto n = ::read(kick_.get(), &kicks, sizeof kicks);
   }
 }
 
@@ -119,8 +198,10 @@ void ShmServer::serve_slot(std::uint32_t slot) {
                                                             : std::optional<std::string_view>(
                                                                   response.content_type),
                                         .custom_attributes = view(response.custom_attributes)});
-  const char byte = 1;
-  [[maybe_unused]] auto n = ::write(complete_.get(), &byte, 1);
+  if (ring.needs_wake(shm::Ring::Side::tandem)) {
+    const char byte = 1;
+    [[maybe_unused]] auto n = ::write(complete_.get(), &byte, 1);
+  }
 }
 
 }  // namespace tandem::stage

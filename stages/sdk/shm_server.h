@@ -1,14 +1,17 @@
 // The stage's end of a shared-memory channel (docs/shm.md): maps the segment tandem handed
 // over, and serves the requests tandem puts in its slots with the same handler as HTTP.
-// One dispatcher thread waits on the submit eventfd and claims submitted slots; handlers run
-// on the server's threads (the `run_handler` callback posts them there); each answer is
-// written into its slot and announced on the completion pipe.
+// A pool of threads claims submitted slots and runs the handler on the thread that claimed
+// the slot (no hand-over to another thread on the way). Idle threads sleep in epoll on the
+// submit pipe, registered exclusively so that one wake-up from tandem wakes one thread; a
+// thread that claims a slot while more are waiting wakes a sleeping peer for them. Each
+// answer is written into its slot, and announced on the completion pipe if tandem sleeps.
 #pragma once
 
 #include <atomic>
-#include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
+#include <vector>
 
 #include "stages/sdk/stage.h"
 #include "tandem/proto/shm_segment.h"
@@ -20,31 +23,35 @@ class ShmServer {
   // Takes over the three inherited descriptors; throws std::runtime_error saying what is
   // wrong with them (not a segment, another layout version).
   ShmServer(const ShmChannel& channel, const Handler& handler);
-  ~ShmServer();  // stops and joins the dispatcher
+  ~ShmServer();  // stops and joins the threads
   ShmServer(const ShmServer&) = delete;
   ShmServer& operator=(const ShmServer&) = delete;
 
-  // Starts claiming requests; each runs through `run` (which must call the function it is
-  // given, on whichever thread suits). Marks the segment as served, which tandem checks.
-  void start(std::function<void(std::function<void()>)> run);
-  // Stops claiming new requests and returns once the dispatcher has ended, so every slot it
-  // claimed has been handed to `run`. Thread-safe; not to be called from `run`'s callback.
+  // Starts `threads` threads claiming and serving requests. Marks the segment as served,
+  // which tandem checks.
+  void start(unsigned threads);
+  // Stops claiming new requests and returns once every thread has ended, so every request
+  // claimed has been answered. Thread-safe; not to be called from the handler.
   void stop();
   std::uint32_t slot_count() { return segment_.ring().slot_count(); }
 
  private:
-  void dispatch();
+  void serve();
+  std::optional<std::uint32_t> claim_one();
+  bool any_submitted();
   void serve_slot(std::uint32_t slot);
   void wake_self();
 
   proto::shm::Segment segment_;
   proto::shm::UniqueFd submit_;
   proto::shm::UniqueFd complete_;
+  proto::shm::UniqueFd stop_;  // an eventfd that wakes every thread, once stopping
+  proto::shm::UniqueFd kick_;  // an eventfd that wakes one sleeping thread
   const Handler& handler_;
-  std::function<void(std::function<void()>)> run_;
   std::atomic<bool> stopping_{false};
+  std::atomic<std::uint32_t> next_slot_{0};  // where threads start scanning
   std::mutex join_mutex_;
-  std::thread dispatcher_;
+  std::vector<std::thread> threads_;
 };
 
 }  // namespace tandem::stage

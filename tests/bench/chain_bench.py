@@ -8,7 +8,9 @@ concurrency 16, each ratio to (a), and whether the targets of the shm transport 
 --google-benchmark also runs bench_shm_hop (one shm hop in isolation) from the same build.
 Optionally (--spec) measures a given pipeline (e.g. the bundled example) with a given body.
 
-Usage: tests/bench/chain_bench.py [--bin build/release/bin] [--duration 10] [--markdown]
+With --rounds N every setup runs N times, interleaved, and each figure is the median.
+
+Usage: tests/bench/chain_bench.py [--bin build/release/bin] [--duration 10] [--rounds 1] [--markdown]
        [--transports http shm] [--google-benchmark]
        tests/bench/chain_bench.py --spec examples/breast-cancer/pipeline.yaml \
            --body-file examples/breast-cancer/heldout.csv --content-type text/csv
@@ -19,6 +21,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -110,34 +113,49 @@ def identity_spec(stages, port, bin_dir, threads, transport="http"):
     return "\n".join(lines) + "\n"
 
 
+def run_one(argv, env, log, port, body, duration):
+    proc = Process(argv, env, log)
+    try:
+        proc.wait_healthy(port)
+        return measure(port, body, "application/octet-stream", duration)
+    finally:
+        proc.stop()
+
+
+def median_of(results):
+    """Each figure's median over the rounds (a noisy machine moves single runs a lot)."""
+    return {key: statistics.median(r[key] for r in results) for key in results[0]}
+
+
 def run_identity_suite(args, env, work):
     rows = []
     for size in args.sizes:
         body = work / f"body-{size}.bin"
         body.write_bytes(b"x" * size)
-        port = free_port()
-        stage_env = dict(env, SAGEMAKER_BIND_TO_PORT=str(port), TANDEM_STAGE_THREADS=str(args.threads))
-        direct = Process([f"{args.bin}/tandem-identity", "serve"], stage_env, work / "direct.log")
-        try:
-            direct.wait_healthy(port)
-            base = measure(port, body, "application/octet-stream", args.duration)
-        finally:
-            direct.stop()
-        rows.append(("direct identity (a)", size, base, base))
+        setups = [("direct identity (a)", None, None)]
         for transport in args.transports:
-            for stages in args.stages:
+            label = "HTTP" if transport == "http" else "shm"
+            letter = "b" if transport == "http" else "c"
+            setups += [(f"tandem, {n} {label} stage(s) ({letter})", transport, n) for n in args.stages]
+        results = {name: [] for name, _, _ in setups}
+        # Rounds interleave every setup, so that a change in the machine's load touches all.
+        for _ in range(args.rounds):
+            for name, transport, stages in setups:
                 port = free_port()
+                if transport is None:
+                    stage_env = dict(env, SAGEMAKER_BIND_TO_PORT=str(port),
+                                     TANDEM_STAGE_THREADS=str(args.threads))
+                    argv = [f"{args.bin}/tandem-identity", "serve"]
+                    results[name].append(run_one(argv, stage_env, work / "direct.log", port, body,
+                                                 args.duration))
+                    continue
                 spec = work / f"bench-{stages}.yaml"
                 spec.write_text(identity_spec(stages, port, args.bin, args.threads, transport))
-                tandem = Process([f"{args.bin}/tandem", "serve", str(spec)], env, work / f"tandem-{stages}.log")
-                try:
-                    tandem.wait_healthy(port)
-                    result = measure(port, body, "application/octet-stream", args.duration)
-                finally:
-                    tandem.stop()
-                label = "HTTP" if transport == "http" else "shm"
-                rows.append((f"tandem, {stages} {label} stage(s) ({'b' if transport == 'http' else 'c'})",
-                             size, result, base))
+                argv = [f"{args.bin}/tandem", "serve", str(spec)]
+                results[name].append(run_one(argv, env, work / f"tandem-{stages}.log", port, body,
+                                             args.duration))
+        base = median_of(results["direct identity (a)"])
+        rows += [(name, size, median_of(results[name]), base) for name, _, _ in setups]
     return rows
 
 
@@ -189,6 +207,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bin", default=str(REPO / "build/release/bin"))
     parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run every setup this many times, interleaved, and report medians")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1024, 65536])
     parser.add_argument("--stages", type=int, nargs="+", default=[1, 3, 5])
     parser.add_argument("--threads", type=int, default=2, help="TANDEM_STAGE_THREADS of identity stages")

@@ -1,10 +1,12 @@
 // One shared-memory hop in isolation (Google Benchmark), between this process and a forked
 // stage process that answers each request with its body, through the real ring (shm_ring.h):
-//   BM_EventfdPipe    with tandem's wake-ups: eventfd there, pipe back (waited for with poll,
-//                     as tandem's loop waits with epoll);
-//   BM_FutexSpin      the raw ring with the alternative: spin briefly, then futex-wait, on
-//                     a word in the segment.
-// The last two are what docs/shm.md's choice of wake-up rests on.
+//   BM_PipeHandshake  tandem's wake-ups (layout version 2): a pipe each way, written only
+//                     to a side that said it sleeps (waited for with poll, as tandem's loop
+//                     waits with epoll);
+//   BM_EventfdPipe    version 1's: an eventfd there, a pipe back, written every time;
+//   BM_FutexSpin      the alternative: spin briefly, then futex-wait, on a word in the
+//                     segment.
+// They are what docs/shm.md's choice of wake-up rests on.
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -17,6 +19,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <optional>
 #include <string>
 
 #include "tandem/proto/shm_segment.h"
@@ -46,6 +50,57 @@ struct RawRing {
   void* memory;
   shm::Ring ring;
 };
+
+// Waits on `fd` the way both sides of the transport do: say `side` sleeps, look once more
+// with `ready`, then poll, drain, and say it is awake.
+template <typename Ready>
+void sleep_until(shm::Ring& ring, shm::Ring::Side side, int fd, Ready ready) {
+  while (!ready()) {
+    ring.announce_sleep(side);
+    if (!ready()) {
+      pollfd p{fd, POLLIN, 0};
+      poll(&p, 1, -1);
+      char drain[64];
+      if (read(fd, drain, sizeof drain) == 0) _exit(0);
+    }
+    ring.retract_sleep(side);
+  }
+}
+
+void BM_PipeHandshake(benchmark::State& state) {
+  const std::string body(static_cast<std::size_t>(state.range(0)), 'x');
+  RawRing raw(body.size());
+  int there[2], back[2];
+  if (pipe2(there, O_NONBLOCK) != 0 || pipe2(back, O_NONBLOCK) != 0)
+    return state.SkipWithError("pipe");
+  const pid_t stage = fork();
+  if (stage == 0) {
+    for (;;) {
+      sleep_until(raw.ring, shm::Ring::Side::stage, there[0], [&] { return raw.ring.take(0); });
+      const auto request = raw.ring.read_request(0);
+      raw.ring.complete(0, shm::ResponseView{.status = 200, .body = request.body});
+      const char byte = 1;
+      if (raw.ring.needs_wake(shm::Ring::Side::tandem) && write(back[1], &byte, 1) < 0 &&
+          errno != EAGAIN)
+        _exit(0);
+    }
+  }
+  std::uint64_t sequence = 0;
+  for (auto _ : state) {
+    raw.ring.submit(0, ++sequence, {.body = body});
+    const char byte = 1;
+    if (raw.ring.needs_wake(shm::Ring::Side::stage))
+      benchmark::DoNotOptimize(write(there[1], &byte, 1));
+    std::optional<shm::Completion> done;
+    sleep_until(raw.ring, shm::Ring::Side::tandem, back[0],
+                [&] { return (done = raw.ring.collect(0, sequence)).has_value(); });
+    benchmark::DoNotOptimize(done->response.body.data());
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * state.range(0) * 2);
+  kill(stage, SIGKILL);
+  waitpid(stage, nullptr, 0);
+  for (const int fd : {there[0], there[1], back[0], back[1]}) close(fd);
+}
 
 void BM_EventfdPipe(benchmark::State& state) {
   const std::string body(static_cast<std::size_t>(state.range(0)), 'x');
@@ -131,6 +186,7 @@ void BM_FutexSpin(benchmark::State& state) {
 
 }  // namespace
 
+BENCHMARK(BM_PipeHandshake)->Arg(1024)->Arg(64 * 1024)->UseRealTime();
 BENCHMARK(BM_EventfdPipe)->Arg(1024)->Arg(64 * 1024)->UseRealTime();
 BENCHMARK(BM_FutexSpin)->Args({1024, 0})->Args({1024, 2000})->Args({64 * 1024, 0})->UseRealTime();
 

@@ -5,6 +5,7 @@ after changing an input format, from any folder: python3 tests/fuzz/make_corpus.
 """
 import gzip
 import shutil
+import struct
 import sys
 from pathlib import Path
 
@@ -218,6 +219,39 @@ def http_seeds() -> None:
           bytes([structured, 3]) + b"/invocations\nContent-Type: text/csv\n\nbad row\n")
 
 
+def shm_seeds() -> None:
+    """Slot headers and control blocks of proto/include/tandem/proto/shm_ring.h (version 2)."""
+    def text(value: bytes, capacity: int = 1024) -> bytes:
+        return struct.pack("<I", len(value)) + value.ljust(capacity, b"\0")
+
+    def slot(status=200, flags=1, sequence=7, length=2, content_type=b"text/csv", body=b"ok"):
+        request = (struct.pack("<IIQQ", 3, 1, 7, 3) + text(b"text/csv") + text(b"") + text(b"")
+                   + text(b"id", 256))
+        response = (struct.pack("<IIQQ", status, flags, sequence, length) + text(content_type)
+                    + text(b""))
+        header = request + response
+        assert len(header) == 5448
+        return bytes([0]) + header + body
+
+    write("shm", "slot-answer", slot())
+    write("shm", "slot-too-large", slot(flags=1 | 8, length=1 << 40, body=b""))
+    write("shm", "slot-other-sequence", slot(sequence=6))
+    write("shm", "slot-long-body", slot(length=257))
+    write("shm", "slot-bad-status", slot(status=42))
+
+    def control(version=2, slots=2, request=256, response=256, segment=None):
+        stride = 12288 + 4096
+        size = 4096 + slots * stride if segment is None else segment
+        block = struct.pack("<QIIQQQQQQQII", 0x314D48534D444E54, version, slots, request, response,
+                            4096, stride, 8192, 12288, size, 0, 0)
+        return bytes([1]) + block.ljust(256, b"\0")
+
+    write("shm", "control-valid", control())
+    write("shm", "control-version-1", control(version=1))
+    write("shm", "control-too-many-slots", control(slots=3))
+    write("shm", "control-inconsistent", control(segment=1 << 62))
+
+
 def main() -> None:
     if CORPUS.exists():
         shutil.rmtree(CORPUS)
@@ -227,6 +261,7 @@ def main() -> None:
     data_processing_seeds()
     job_seeds()
     http_seeds()
+    shm_seeds()
 
 
 if __name__ == "__main__":

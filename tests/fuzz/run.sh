@@ -17,7 +17,7 @@ fi
 build=$(cd "$1" && pwd)
 shift
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-read -r -a targets <<<"${FUZZ_TARGETS:-spec splitter recordio tfrecord json_path data_processing job http}"
+read -r -a targets <<<"${FUZZ_TARGETS:-spec splitter recordio tfrecord json_path data_processing job http shm}"
 
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/tandem-fuzz.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT

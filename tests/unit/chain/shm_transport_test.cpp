@@ -3,6 +3,7 @@
 // TSan too (see docs/shm.md): the stage thread and the event loop share the segment.
 #include "pipeline/chain/shm_transport.h"
 
+#include <poll.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -55,8 +56,6 @@ class FakeStage {
   void stop() {
     if (!thread_.joinable()) return;
     stopping_ = true;
-    const std::uint64_t one = 1;
-    [[maybe_unused]] auto n = ::write(submit_.get(), &one, sizeof one);
     thread_.join();
   }
 
@@ -66,34 +65,54 @@ class FakeStage {
   }
 
  private:
+  // The stage's loop of docs/shm.md: claim until a scan finds nothing, say it sleeps, scan
+  // once more, then wait on the submit pipe (here in 20 ms naps, to see stop()).
   void run() {
     auto& ring = segment_->ring();
     while (!stopping_) {
-      std::uint64_t count;
-      if (::read(submit_.get(), &count, sizeof count) != sizeof count || stopping_) return;
-      for (std::uint32_t slot = 0; slot < ring.slot_count(); ++slot) {
-        if (!ring.take(slot)) continue;
-        auto request = ring.read_request(slot);
-        {
-          std::lock_guard lock(mutex_);
-          received_.push_back(request);
-        }
-        if (behaviour_ == Behaviour::never_answer) continue;
-        if (behaviour_ == Behaviour::die) {
-          complete_.reset();  // as the kernel does for a process that is gone
-          continue;
-        }
-        const std::string body = behaviour_ == Behaviour::oversize
-                                     ? std::string(ring.response_capacity() + 1, 'x')
-                                     : request.body + "|stage";
-        ring.complete(slot, shm::ResponseView{.status = 200,
-                                              .body = body,
-                                              .content_type = "text/csv",
-                                              .custom_attributes = "out=1"});
+      if (serve_submitted() > 0) continue;
+      ring.announce_sleep(shm::Ring::Side::stage);
+      if (serve_submitted() > 0) {
+        ring.retract_sleep(shm::Ring::Side::stage);
+        continue;
+      }
+      pollfd wait{submit_.get(), POLLIN, 0};
+      const int ready = ::poll(&wait, 1, 20);
+      ring.retract_sleep(shm::Ring::Side::stage);
+      char drain[64];
+      if (ready > 0 && ::read(submit_.get(), drain, sizeof drain) == 0) return;  // tandem gone
+    }
+  }
+
+  std::size_t serve_submitted() {
+    auto& ring = segment_->ring();
+    std::size_t served = 0;
+    for (std::uint32_t slot = 0; slot < ring.slot_count(); ++slot) {
+      if (!ring.take(slot)) continue;
+      ++served;
+      auto request = ring.read_request(slot);
+      {
+        std::lock_guard lock(mutex_);
+        received_.push_back(request);
+      }
+      if (behaviour_ == Behaviour::never_answer) continue;
+      if (behaviour_ == Behaviour::die) {
+        complete_.reset();  // as the kernel does for a process that is gone
+        continue;
+      }
+      const std::string body = behaviour_ == Behaviour::oversize
+                                   ? std::string(ring.response_capacity() + 1, 'x')
+                                   : request.body + "|stage";
+      ring.complete(slot, shm::ResponseView{.status = 200,
+                                            .body = body,
+                                            .content_type = "text/csv",
+                                            .custom_attributes = "out=1"});
+      if (ring.needs_wake(shm::Ring::Side::tandem)) {
         const char byte = 1;
         [[maybe_unused]] auto n = ::write(complete_.get(), &byte, 1);
       }
     }
+    return served;
   }
 
   Behaviour behaviour_;

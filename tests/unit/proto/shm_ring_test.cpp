@@ -195,15 +195,46 @@ TEST_CASE("a broken answer is reported, not trusted", "[shm]") {
   CHECK(tandem.state(0) == SlotState::free);
 }
 
+TEST_CASE("each side says it sleeps in a word of its own, read by the other", "[shm]") {
+  Memory memory(layout_of(small).segment_size);
+  Ring tandem = Ring::initialize(memory.bytes, memory.size, small);
+  Ring stage = Ring::attach(memory.bytes, memory.size);
+  const auto& control = *reinterpret_cast<const ControlBlock*>(memory.bytes);
+  // A fresh segment: nobody sleeps yet, so tandem's first request writes no wake-up; the
+  // stage looks at the slots before it first sleeps.
+  CHECK_FALSE(tandem.needs_wake(Ring::Side::stage));
+  CHECK_FALSE(stage.needs_wake(Ring::Side::tandem));
+
+  stage.announce_sleep(Ring::Side::stage);
+  CHECK(control.stage_sleeping == 1);
+  CHECK(tandem.needs_wake(Ring::Side::stage));
+  CHECK_FALSE(stage.needs_wake(Ring::Side::tandem));
+
+  tandem.announce_sleep(Ring::Side::tandem);
+  CHECK(control.tandem_sleeping == 1);
+  CHECK(stage.needs_wake(Ring::Side::tandem));
+
+  // A stage's word counts its sleeping threads: it needs waking until the last is awake.
+  stage.announce_sleep(Ring::Side::stage);
+  CHECK(control.stage_sleeping == 2);
+  stage.retract_sleep(Ring::Side::stage);
+  CHECK(tandem.needs_wake(Ring::Side::stage));
+  stage.retract_sleep(Ring::Side::stage);
+  CHECK_FALSE(tandem.needs_wake(Ring::Side::stage));
+  CHECK(stage.needs_wake(Ring::Side::tandem));
+  tandem.retract_sleep(Ring::Side::tandem);
+  CHECK_FALSE(stage.needs_wake(Ring::Side::tandem));
+}
+
 TEST_CASE("attach checks magic, version and geometry", "[shm]") {
   Memory memory(layout_of(small).segment_size);
   Ring::initialize(memory.bytes, memory.size, small);
   auto& control = *reinterpret_cast<ControlBlock*>(memory.bytes);
 
   SECTION("another layout version") {
-    control.version = 2;
+    control.version = 1;
     CHECK_THROWS_WITH(Ring::attach(memory.bytes, memory.size),
-                      "shared-memory segment has layout version 2; this side speaks version 1");
+                      "shared-memory segment has layout version 1; this side speaks version 2");
   }
   SECTION("not a segment at all") {
     control.magic = 0;

@@ -2,7 +2,6 @@
 // ring directly: the same handler answers both, and a stopped server stops claiming slots.
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -22,12 +21,14 @@ struct Channel {
   Channel()
       : segment(shm::Segment::create(
             {.slot_count = 2, .request_capacity = 1024, .response_capacity = 1024})) {
-    submit = shm::UniqueFd(eventfd(0, EFD_CLOEXEC));
+    int submit_fds[2];
+    REQUIRE(pipe2(submit_fds, O_CLOEXEC) == 0);
+    submit = shm::UniqueFd(submit_fds[1]);
     int fds[2];
     REQUIRE(pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0);
     completions = shm::UniqueFd(fds[0]);
     // The server takes these over, as a stage takes over what it inherits.
-    stage = ShmChannel{dup(segment.fd()), dup(submit.get()), fds[1]};
+    stage = ShmChannel{dup(segment.fd()), submit_fds[0], fds[1]};
   }
 
   void submit_request(std::uint32_t slot, std::uint64_t sequence, std::string_view body) {
@@ -36,17 +37,27 @@ struct Channel {
                                                          .content_type = "text/csv",
                                                          .custom_attributes = "trace=1",
                                                          .inference_id = "id-9"}));
-    const std::uint64_t one = 1;
-    REQUIRE(::write(submit.get(), &one, sizeof one) == sizeof one);
+    if (segment.ring().needs_wake(shm::Ring::Side::stage)) {
+      const char wake = 1;
+      REQUIRE(::write(submit.get(), &wake, 1) == 1);
+    }
   }
 
   // Waits (bounded) for the stage to complete `slot`.
   shm::Completion await(std::uint32_t slot, std::uint64_t sequence) {
     const auto until = std::chrono::steady_clock::now() + deadline;
+    auto& ring = segment.ring();
     while (std::chrono::steady_clock::now() < until) {
-      if (auto done = segment.ring().collect(slot, sequence)) return *done;
+      if (auto done = ring.collect(slot, sequence)) return *done;
+      // tandem's half of the handshake: say it sleeps, look again, then wait for a byte.
+      ring.announce_sleep(shm::Ring::Side::tandem);
+      if (auto done = ring.collect(slot, sequence)) {
+        ring.retract_sleep(shm::Ring::Side::tandem);
+        return *done;
+      }
       pollfd p{completions.get(), POLLIN, 0};
       ::poll(&p, 1, 100);
+      ring.retract_sleep(shm::Ring::Side::tandem);
       char drain[64];
       while (::read(completions.get(), drain, sizeof drain) > 0) {
       }

@@ -1,4 +1,4 @@
-// The shared-memory ring between tandem and one stage (`transport: shm`), version 1. This
+// The shared-memory ring between tandem and one stage (`transport: shm`), version 2. This
 // header and docs/shm.md are the whole contract: a stage in another language implements it
 // from them. Everything is little-endian, in one memfd segment the stage inherits.
 //
@@ -14,7 +14,16 @@
 //
 // A side writes the slot's fields, then stores `state` with release ordering; the other
 // side loads `state` with acquire ordering before reading them. Wake-ups travel outside the
-// segment (docs/shm.md): an eventfd from tandem to the stage, a pipe back.
+// segment (docs/shm.md): a pipe from tandem to the stage and one back. A side writes a
+// wake-up only when the other has said it is going to sleep (`stage_sleeping`,
+// `tandem_sleeping` in the control block), so a busy channel makes no system calls:
+//
+//   publisher: store state (release); seq_cst fence; load the other's sleeping word;
+//              write a wake-up byte if it is set
+//   sleeper:   add 1 to its sleeping word; seq_cst fence; scan the slots' states;
+//              block on its pipe only if none has changed; subtract 1 once awake
+//
+// The two fences make sure at least one side sees the other's store: no wake-up is lost.
 //
 // Ring is a view over mapped memory: it owns nothing and does no IO, so it is tested on
 // ordinary heap memory. Nothing read from the segment is trusted: lengths are checked
@@ -30,7 +39,7 @@
 namespace tandem::proto::shm {
 
 inline constexpr std::uint64_t magic = 0x314D48534D444E54ull;  // the bytes "TNDMSHM1"
-inline constexpr std::uint32_t version = 1;
+inline constexpr std::uint32_t version = 2;
 
 inline constexpr std::size_t control_size = 4096;
 inline constexpr std::size_t page = 4096;
@@ -63,7 +72,8 @@ struct IdText {
   char bytes[id_capacity];
 };
 
-// Written once by tandem before the stage starts; read-only afterwards, except stage_pid.
+// Written once by tandem before the stage starts; read-only afterwards, except stage_pid
+// and the two sleeping words (each on a cache line of its own).
 struct ControlBlock {
   std::uint64_t magic;              // 0: shm::magic
   std::uint32_t version;            // 8: shm::version
@@ -77,6 +87,11 @@ struct ControlBlock {
   std::uint64_t segment_size;       // 64: bytes of the whole segment
   std::uint32_t stage_pid;          // 72: set by the stage once it serves the ring (0 before)
   std::uint32_t reserved;           // 76
+  std::uint8_t pad0[48];            // 80
+  std::uint32_t stage_sleeping;     // 128: stage threads that may block on the submit pipe
+  std::uint8_t pad1[60];            // 132
+  std::uint32_t tandem_sleeping;    // 192: 1 while tandem may block on the completion pipe
+  std::uint8_t pad2[60];            // 196
 };
 
 struct SlotHeader {
@@ -177,6 +192,17 @@ class Ring {
   // tandem: nullopt while `slot` is not completed; otherwise reads the answer to request
   // `sequence` and frees the slot.
   std::optional<Completion> collect(std::uint32_t slot, std::uint64_t sequence);
+
+  // Whose sleeping word: the stage's (waiting for requests) or tandem's (for answers).
+  enum class Side { stage, tandem };
+  // The sleeper's half of the handshake above. announce_sleep adds one to `side`'s word
+  // (a count: a stage may have several threads waiting) and fences; retract_sleep takes it
+  // back once awake.
+  void announce_sleep(Side side);
+  void retract_sleep(Side side);
+  // The publisher's half, after it stored a slot's state: fences, then tells whether `side`
+  // may be asleep and needs a wake-up byte.
+  bool needs_wake(Side side) const;
 
   // Stage: claims a submitted slot (submitted -> taken); false when it is not submitted.
   bool take(std::uint32_t slot);
