@@ -252,7 +252,12 @@ def analyse(pipeline: Pipeline, faults: list[Fault], outcomes: list[Outcome],
             continue
         if o.kind == "model-error":
             if fault.kind == "stop":
-                what = "timeout" if "timeout" in o.message or "timed out" in o.message else "other"
+                if "timeout" in o.message or "timed out" in o.message:
+                    what = "timeout"
+                elif re.search(r"max_inflight slots stayed busy", o.message):
+                    what = "timeout waiting for one of its slots"
+                else:
+                    what = "other"
             elif re.search(r"shared-memory channel closed", o.message):
                 what = "shm channel closed"
             elif re.search(r"closed|reset|refused|broken pipe|end of stream", o.message, re.I):
@@ -264,7 +269,7 @@ def analyse(pipeline: Pipeline, faults: list[Fault], outcomes: list[Outcome],
             label = f"503 ServiceUnavailable naming the {'SIGSTOPped' if fault.kind == 'stop' else 'killed'} stage (fail fast while it is down)"
         classes[label] += 1
         fault.failures[label] += 1
-        if fault.kind == "stop" and o.kind == "model-error" and what != "timeout":
+        if fault.kind == "stop" and o.kind == "model-error" and not what.startswith("timeout"):
             bad.append(o)
     sample = "; ".join(f"{o.kind} {o.status} '{o.stage}' {o.message[:160]!r}" for o in bad[:5])
     checks.check(f"{key}: every failure is on the faulted stage, in its fault window", not bad,

@@ -37,10 +37,11 @@ def free_port() -> int:
 
 
 def stage_port_range() -> str:
-    """A block of 40 ports in 20000-31999, below the ephemeral range (32768+) so no client
-    socket (nor the TIME_WAIT of one) takes a stage's port; derived from the pid."""
-    low = 20000 + 40 * (os.getpid() % 300)
-    return f"{low}-{low + 39}"
+    """A block of 200 ports in 20000-31999, below the ephemeral range (32768+) so no client
+    socket takes a stage's port; derived from the pid. 200, because every restart takes a new
+    port and tandem counts a port whose connections linger in TIME_WAIT (60 s) as taken."""
+    low = 20000 + 200 * (os.getpid() % 60)
+    return f"{low}-{low + 199}"
 
 
 # --- pipelines ----------------------------------------------------------------------------
