@@ -40,7 +40,7 @@ test: build-test
 
 # The long reliability suite (tests/reliability, docs/reliability.md) on the optimised build:
 # 10 minutes of soak per pipeline, 2 minutes of chaos per pipeline, a transform job SIGKILLed
-# 10 times; about 45 minutes. Results in build/reliability/results.md. `make test` runs the
+# 10 times; about 40 minutes. Results in build/reliability/results.md. `make test` runs the
 # short versions (ctest label `reliability`).
 reliability: release
 	tests/reliability/run.py --bin $(BUILD_RELEASE)/bin --markdown-out build/reliability/results.md
