@@ -9,7 +9,7 @@ JOBS          ?= 2
 DEMO_SPEC     ?= examples/breast-cancer/pipeline.yaml
 DEMO_PORT     ?= 8080
 
-.PHONY: all setup release build-test demo test tsan bench-shm fuzz-build fuzz fuzz-long clean format
+.PHONY: all setup release build-test demo test reliability tsan bench-shm fuzz-build fuzz fuzz-long clean format
 
 all: release
 
@@ -37,6 +37,15 @@ demo: release
 test: build-test
 	ctest --test-dir $(BUILD_TEST) --output-on-failure -j$(JOBS)
 	$(MAKE) --no-print-directory fuzz
+
+# The long reliability suite (tests/reliability, docs/reliability.md) on the optimised build:
+# 10 minutes of soak per pipeline, 2 minutes of chaos per pipeline, a transform job SIGKILLed
+# 10 times (about 40 minutes; results in build/reliability/results.md), then every fuzz target
+# for FUZZ_RUNS executions. `make test` runs the short versions (ctest label `reliability`,
+# and FUZZ_SECONDS per fuzz target).
+reliability: release
+	tests/reliability/run.py --bin $(BUILD_RELEASE)/bin --markdown-out build/reliability/results.md
+	$(MAKE) --no-print-directory fuzz-long
 
 # The libFuzzer targets (tests/fuzz, clang-14, ASan+UBSan) in their own build: FUZZ_SECONDS
 # each on the seed corpus in `make test`, FUZZ_RUNS executions each in `make fuzz-long`
