@@ -245,8 +245,8 @@ ShmStageTransport::~ShmStageTransport() {
 
 StageChannel ShmStageTransport::prepare_launch() {
   auto segment = shm::Segment::create(options_.geometry);
-  // Two pipes: a write to a pipe hands the CPU to the reader it wakes (a synchronous
-  // wake-up), which an eventfd does not. tandem's ends never block its event loop.
+  // Two pipes, so that each side reads end-of-file when the other is gone. tandem's ends
+  // never block its event loop.
   int submit_fds[2];
   if (pipe2(submit_fds, O_CLOEXEC) != 0) fail("pipe");
   shm::UniqueFd stage_submit = shm::above_stdio(submit_fds[0]);
