@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pipeline/capture/base64.h"
+#include "tandem/proto/headers.h"
 
 namespace tandem::capture {
 namespace {
@@ -72,14 +73,9 @@ struct Reader {
                                     const std::string& path, bool required) {
     auto value = string(object, key, path, required);
     if (!value) return value;
-    const auto bad = std::find_if(value->begin(), value->end(), [](char c) {
-      const auto byte = static_cast<unsigned char>(c);
-      return (byte < 0x20 && byte != '\t') || byte == 0x7f;
-    });
-    if (bad == value->end()) return value;
-    fail(path.empty() ? key : path + "." + key,
-         fmt::format("control character 0x{:02x} at position {}; a header value cannot hold one",
-                     static_cast<unsigned char>(*bad), bad - value->begin()));
+    const auto problem = proto::header::value_problem(*value);
+    if (!problem) return value;
+    fail(path.empty() ? key : path + "." + key, *problem);
     return std::nullopt;
   }
 

@@ -7,6 +7,8 @@
 #include <charconv>
 #include <cmath>
 
+#include "tandem/proto/headers.h"
+
 namespace tandem::spec {
 namespace {
 
@@ -53,14 +55,9 @@ std::optional<std::string> read_sagemaker_name(Context& ctx, const Value& value)
 std::optional<std::string> read_header_value(Context& ctx, const Value& value) {
   auto text = read_string(ctx, value);
   if (!text) return std::nullopt;
-  const auto bad = std::find_if(text->begin(), text->end(), [](char c) {
-    const auto byte = static_cast<unsigned char>(c);
-    return (byte < 0x20 && byte != '\t') || byte == 0x7f;
-  });
-  if (bad == text->end()) return text;
-  ctx.error(value.mark, value.path,
-            fmt::format("control character 0x{:02x} at position {}; a header value cannot hold one",
-                        static_cast<unsigned char>(*bad), bad - text->begin()));
+  const auto problem = proto::header::value_problem(*text);
+  if (!problem) return text;
+  ctx.error(value.mark, value.path, *problem);
   return std::nullopt;
 }
 

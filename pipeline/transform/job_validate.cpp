@@ -6,6 +6,7 @@
 
 #include "pipeline/transform/job.h"
 #include "pipeline/transform/json_path.h"
+#include "tandem/proto/headers.h"
 
 namespace tandem::transform {
 namespace {
@@ -92,14 +93,7 @@ void validate_data_processing(const TransformJob& job, Errors& errors) {
 void validate_header_values(const TransformJob& job, Errors& errors) {
   auto check = [&errors](std::string_view where, const std::optional<std::string>& value) {
     if (!value) return;
-    const auto bad = std::find_if(value->begin(), value->end(), [](char c) {
-      const auto byte = static_cast<unsigned char>(c);
-      return (byte < 0x20 && byte != '\t') || byte == 0x7f;
-    });
-    if (bad == value->end()) return;
-    errors.add(where, fmt::format("control character 0x{:02x} at position {}; a header value "
-                                  "cannot hold one",
-                                  static_cast<unsigned char>(*bad), bad - value->begin()));
+    if (const auto problem = proto::header::value_problem(*value)) errors.add(where, *problem);
   };
   check("TransformInput.ContentType", job.input.content_type);
   check("TransformOutput.Accept", job.output.accept);

@@ -2,6 +2,10 @@
 // Header lookups are case-insensitive; these spellings are the ones sent.
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
+#include <optional>
+#include <string>
 #include <string_view>
 
 namespace tandem::proto::header {
@@ -22,5 +26,19 @@ inline constexpr std::string_view production_variant = "AllTraffic";
 // Limits the runtime API puts on these headers.
 inline constexpr std::size_t max_custom_attributes = 1024;
 inline constexpr std::size_t max_inference_id = 64;
+
+// Why `value` cannot be sent as a header value, or nullopt when it can: a control character
+// (other than tab) would end the header, or the request, early (header injection).
+inline std::optional<std::string> value_problem(std::string_view value) {
+  const auto bad = std::find_if(value.begin(), value.end(), [](char c) {
+    const auto byte = static_cast<unsigned char>(c);
+    return (byte < 0x20 && byte != '\t') || byte == 0x7f;
+  });
+  if (bad == value.end()) return std::nullopt;
+  const auto byte = static_cast<unsigned char>(*bad);
+  const char hex[] = "0123456789abcdef";
+  return std::string("control character 0x") + hex[byte >> 4] + hex[byte & 0xf] + " at position " +
+         std::to_string(bad - value.begin()) + "; a header value cannot hold one";
+}
 
 }  // namespace tandem::proto::header
