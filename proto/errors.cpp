@@ -22,12 +22,16 @@ int to_http_status(ErrorType type) {
       return 405;
     case ErrorType::payload_too_large:
       return 413;
+    case ErrorType::expectation_failed:
+      return 417;
     case ErrorType::model:
       return 424;
     case ErrorType::model_not_ready:
       return 429;
     case ErrorType::internal:
       return 500;
+    case ErrorType::not_implemented:
+      return 501;
     case ErrorType::unavailable:
       return 503;
   }
@@ -40,6 +44,8 @@ std::string_view error_type_name(ErrorType type) {
     case ErrorType::not_found:
     case ErrorType::method_not_allowed:
     case ErrorType::payload_too_large:
+    case ErrorType::expectation_failed:
+    case ErrorType::not_implemented:
       return "ValidationError";
     case ErrorType::model:
       return "ModelError";

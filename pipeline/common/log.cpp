@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -90,6 +91,33 @@ std::optional<StageOfLine> stage_of(std::string_view message) {
 }
 
 }  // namespace
+
+std::string quoted(std::string_view value) {
+  const auto plain = [](unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           std::string_view("-_.:/@+").find(static_cast<char>(c)) != std::string_view::npos;
+  };
+  if (!value.empty() && std::all_of(value.begin(), value.end(), plain)) return std::string(value);
+  std::string out = "\"";
+  for (const unsigned char c : value) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c < 0x20 || c == 0x7f) {
+      out += fmt::format("\\x{:02x}", c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  out += '"';
+  return out;
+}
 
 void set_level(Level level) {
   g_level = level;

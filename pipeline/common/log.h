@@ -41,6 +41,11 @@ struct Field {
   std::variant<std::string, std::int64_t, double, RawJson> value;
 };
 
+// A value from outside (a client's header, a stage's words) as it goes into a text line: bare
+// when it is one token of letters, digits and "-_.:/@+", otherwise in double quotes with '"',
+// '\\' and control bytes escaped, so it can neither end the line nor pass for another field.
+std::string quoted(std::string_view value);
+
 void write(Level level, std::string_view message, std::initializer_list<Field> fields = {});
 
 // One line in `format`, without the trailing newline; `time` is ISO 8601 UTC. Pure: for tests.

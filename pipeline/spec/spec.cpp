@@ -25,7 +25,7 @@ namespace {
 constexpr std::array<std::string_view, 7> kRootKeys = {
     "version", "name", "mode", "server", "execution_parameters", "stages", "capture",
 };
-constexpr std::array<std::string_view, 10> kServerKeys = {
+constexpr std::array<std::string_view, 11> kServerKeys = {
     "host",
     "port",
     "max_payload_mb",
@@ -33,6 +33,7 @@ constexpr std::array<std::string_view, 10> kServerKeys = {
     "invocation_timeout_s",
     "request_read_timeout_s",
     "max_concurrent_invocations",
+    "max_connections",
     "stage_port_range",
     "drain_timeout_s",
     "stage_stop_timeout_s",
@@ -45,6 +46,7 @@ constexpr std::array<std::string_view, 2> kBatchStrategies = {"SINGLE_RECORD", "
 constexpr std::int64_t kSpecVersion = 1;
 constexpr std::int64_t kMaxPort = 65535;
 constexpr std::int64_t kMaxConcurrentInvocations = 100'000;
+constexpr std::int64_t kMaxConnections = 1'000'000;
 constexpr std::int64_t kMaxConcurrentTransforms = 1000;
 constexpr std::int64_t kMaxExecutionPayloadMb = 100;
 // A spec is a few dozen lines; anything this big is the wrong file.
@@ -94,6 +96,11 @@ void read_server_limits(Context& ctx, const Fields& fields, ServerSpec& server) 
   if (auto v = fields.get("max_concurrent_invocations")) {
     if (auto n = read_integer(ctx, *v, 1, kMaxConcurrentInvocations)) {
       server.max_concurrent_invocations = static_cast<std::uint32_t>(*n);
+    }
+  }
+  if (auto v = fields.get("max_connections")) {
+    if (auto n = read_integer(ctx, *v, 1, kMaxConnections)) {
+      server.max_connections = static_cast<std::uint32_t>(*n);
     }
   }
   if (auto v = fields.get("drain_timeout_s")) {

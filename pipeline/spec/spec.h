@@ -33,6 +33,9 @@ struct ServerSpec {
   // From a request's first byte, the time its client has to send the header and the body.
   std::chrono::milliseconds request_read_timeout{60'000};
   std::uint32_t max_concurrent_invocations = 64;
+  // Client connections open at once; beyond it the oldest idle one is closed, or the new one
+  // when none is idle. `tandem serve` lowers it to fit the descriptor limit (see security.md).
+  std::uint32_t max_connections = 4096;
   PortRange stage_port_range{};
   std::chrono::milliseconds drain_timeout{30'000};       // in-flight grace on SIGTERM
   std::chrono::milliseconds stage_stop_timeout{30'000};  // SIGTERM -> SIGKILL per stage

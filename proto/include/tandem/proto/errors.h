@@ -18,9 +18,11 @@ enum class ErrorType {
   not_found,           // 404 ValidationError: unknown route or endpoint name
   method_not_allowed,  // 405 ValidationError
   payload_too_large,   // 413 ValidationError: client body over max_payload_mb
+  expectation_failed,  // 417 ValidationError: an Expect other than 100-continue
   model,               // 424 ModelError: a stage failed, timed out, or died
   model_not_ready,     // 429 ModelNotReadyException
   internal,            // 500 InternalFailure
+  not_implemented,     // 501 ValidationError: a transfer coding other than chunked
   unavailable,         // 503 ServiceUnavailable: overload, a stage down, draining
 };
 
@@ -49,6 +51,12 @@ struct Error {
   }
   static Error payload_too_large(std::string msg) {
     return {ErrorType::payload_too_large, std::move(msg), {}, {}};
+  }
+  static Error expectation_failed(std::string msg) {
+    return {ErrorType::expectation_failed, std::move(msg), {}, {}};
+  }
+  static Error not_implemented(std::string msg) {
+    return {ErrorType::not_implemented, std::move(msg), {}, {}};
   }
   static Error internal(std::string msg) { return {ErrorType::internal, std::move(msg), {}, {}}; }
   static Error unavailable(std::string msg, int retry_after_s = 1) {
