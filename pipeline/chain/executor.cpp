@@ -49,6 +49,11 @@ proto::Error ChainExecutor::failure_error(std::size_t index, std::size_t positio
                                           const TransportFailure& failure,
                                           Clock::duration elapsed) const {
   const auto& stage = spec_.stages[index];
+  if (failure.kind == TransportFailure::Kind::exhausted) {
+    // tandem's own shortage: the stage is not blamed (no ModelError, no stage named as failed).
+    return proto::Error::unavailable("tandem could not reach stage '" + stage.name +
+                                     "': " + failure.message + "; retry later");
+  }
   auto f = stage_failure(spec_, stage);
   std::string what = failure.message;
   if (failure.kind == TransportFailure::Kind::timeout) {

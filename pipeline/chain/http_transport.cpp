@@ -7,7 +7,9 @@
 #include <boost/beast/http.hpp>
 #include <cerrno>
 
+#include "pipeline/common/log.h"
 #include "tandem/proto/headers.h"
+#include "tandem/proto/http_framing.h"
 
 namespace tandem::chain {
 
@@ -44,13 +46,18 @@ http::request<http::span_body<const char>> build_request(const StageRequest& req
   return req;
 }
 
-// True when the peer has closed an idle pooled connection (or sent something unasked for):
-// such a connection is not reused. A non-blocking peek, so it never waits.
-bool went_stale(beast::tcp_stream& stream) {
+// Whether an idle pooled connection can carry another request. A non-blocking peek, so it
+// never waits: the peer has closed it (stale), or it holds bytes nobody asked for (stray).
+enum class Idle { usable, stale, stray };
+Idle look_at_idle(beast::tcp_stream& stream) {
   char byte;
   const auto n = ::recv(stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+  if (n > 0) return Idle::stray;
+  return n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) ? Idle::stale : Idle::usable;
 }
+
+// Interim (1xx) responses a stage may send before its answer; more is a broken stage.
+constexpr int kMaxInterimResponses = 16;
 
 bool is_closed_error(const beast::error_code& ec) {
   return ec == http::error::end_of_stream || ec == asio::error::eof ||
@@ -59,6 +66,26 @@ bool is_closed_error(const beast::error_code& ec) {
 }
 
 }  // namespace
+
+HttpStageTransport::Connection::Connection(asio::any_io_executor ex)
+    : stream(ex), buffer(proto::http_framing::make_read_buffer()) {
+  // Beast reads at most the buffer's free capacity, and no less than 512 bytes: without room
+  // reserved up front a large response arrives 512 bytes per read.
+  buffer.reserve(proto::http_framing::kReadBufferLimit);
+}
+
+void HttpStageTransport::note_stray_bytes(std::size_t bytes) {
+  ++strays_unlogged_;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_stray_log_ < std::chrono::seconds(10)) return;
+  log::warn(
+      "stage '{}' sent {} byte(s) after a complete response (a Content-Length that counts "
+      "characters instead of bytes?); the connection was closed, not reused ({} time(s) since "
+      "the last such line)",
+      options_.stage, bytes, strays_unlogged_);
+  strays_unlogged_ = 0;
+  last_stray_log_ = now;
+}
 
 HttpStageTransport::HttpStageTransport(asio::any_io_executor executor, Options options)
     : executor_(std::move(executor)), options_(options) {}
@@ -77,11 +104,17 @@ asio::awaitable<StageOutcome> HttpStageTransport::call(StageRequest request) {
     while (!idle_.empty() && !connection) {
       connection = std::move(idle_.back());
       idle_.pop_back();
-      if (went_stale(connection->stream)) connection.reset();
+      const auto state = look_at_idle(connection->stream);
+      if (state == Idle::stray) note_stray_bytes(connection->stream.socket().available());
+      if (state != Idle::usable) connection.reset();
     }
     bool retryable = false;
     auto outcome = co_await attempt(request, connection, retryable);
     if (outcome.response) {
+      if (connection && connection->buffer.size() != 0) {
+        note_stray_bytes(connection->buffer.size());
+        connection.reset();
+      }
       if (connection && connection->epoch == epoch_ && idle_.size() < options_.max_idle_connections)
         idle_.push_back(std::move(connection));
       co_return outcome;
@@ -103,6 +136,9 @@ asio::awaitable<StageOutcome> HttpStageTransport::attempt(StageRequest& request,
     co_await connection->stream.async_connect(endpoint,
                                               asio::redirect_error(asio::use_awaitable, ec));
     if (ec == beast::error::timeout) co_return failed(Kind::timeout, "timed out connecting");
+    if (ec == asio::error::no_descriptors ||
+        ec == boost::system::errc::too_many_files_open_in_system)
+      co_return failed(Kind::exhausted, "tandem is out of file descriptors (" + ec.message() + ")");
     if (ec)
       co_return failed(Kind::connect, "cannot connect to 127.0.0.1:" +
                                           std::to_string(options_.port) + ": " + ec.message());
@@ -152,13 +188,24 @@ asio::awaitable<StageOutcome> HttpStageTransport::attempt(StageRequest& request,
     connection->stream.expires_at(
         std::min(request.deadline, std::chrono::steady_clock::now() + std::chrono::seconds(1)));
   }
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(options_.response_body_limit);
-  parser.header_limit(64 * 1024);
-  // Header first: Beast 1.74's eager parse does not enforce body_limit against a declared
-  // Content-Length, so the limit is checked here before any of the body is read.
-  co_await http::async_read_header(connection->stream, connection->buffer, parser,
-                                   asio::redirect_error(asio::use_awaitable, ec));
+  std::optional<http::response_parser<http::string_body>> parsing;
+  for (int interim = 0;; ++interim) {
+    auto& next = parsing.emplace();
+    next.body_limit(options_.response_body_limit);
+    next.header_limit(proto::http_framing::kReadBufferLimit);
+    // Header first: Beast 1.74's eager parse does not enforce body_limit against a declared
+    // Content-Length, so the limit is checked here before any of the body is read.
+    co_await http::async_read_header(connection->stream, connection->buffer, next,
+                                     asio::redirect_error(asio::use_awaitable, ec));
+    // An interim response (100 Continue, 103 Early Hints) precedes the answer: skip it.
+    const auto code = ec ? 0 : next.get().result_int();
+    if (code < 100 || code > 199 || code == 101) break;
+    if (interim == kMaxInterimResponses) {
+      ec = http::error::bad_status;
+      break;
+    }
+  }
+  auto& parser = *parsing;
   if (!ec) {
     const auto length = parser.content_length();
     if (length && *length > options_.response_body_limit) {
@@ -185,6 +232,10 @@ asio::awaitable<StageOutcome> HttpStageTransport::attempt(StageRequest& request,
                        std::string("connection ") +
                            (ec == asio::error::connection_reset ? "reset" : "closed") +
                            " before a complete response (did the stage crash?)");
+    }
+    if (proto::http_framing::is_framing_overflow(ec)) {
+      co_return failed(Kind::protocol, "malformed HTTP response: " +
+                                           proto::http_framing::framing_overflow_message());
     }
     co_return failed(Kind::protocol, "malformed HTTP response: " + ec.message());
   }

@@ -7,7 +7,9 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <chrono>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "pipeline/chain/transport.h"
@@ -20,6 +22,7 @@ class HttpStageTransport : public StageTransport {
     std::uint16_t port = 0;
     std::uint64_t response_body_limit = 6ull * 1024 * 1024;
     std::size_t max_idle_connections = 8;
+    std::string stage;  // its name, for the log
   };
   HttpStageTransport(boost::asio::any_io_executor executor, Options options);
 
@@ -30,7 +33,9 @@ class HttpStageTransport : public StageTransport {
   struct Connection {
     // Beast reads at most the buffer's free capacity, and no less than 512 bytes: without room
     // reserved up front a large response arrives 512 bytes per read.
-    explicit Connection(boost::asio::any_io_executor ex) : stream(ex) { buffer.reserve(64 * 1024); }
+    // The buffer is capped (proto/http_framing.h): a stage's chunk headers and trailers are
+    // bounded like a client's.
+    explicit Connection(boost::asio::any_io_executor ex);
     boost::beast::tcp_stream stream;
     boost::beast::flat_buffer buffer;
     std::uint64_t epoch = 0;  // the reset() generation it was opened in
@@ -39,8 +44,14 @@ class HttpStageTransport : public StageTransport {
                                                std::unique_ptr<Connection>& connection,
                                                bool& retryable);
 
+  // A connection that carried more than its response is never reused: the stray bytes would
+  // be read as the next request's answer. Logged at most every 10 s, with a count.
+  void note_stray_bytes(std::size_t bytes);
+
   boost::asio::any_io_executor executor_;
   Options options_;
+  std::chrono::steady_clock::time_point last_stray_log_{};
+  std::size_t strays_unlogged_ = 0;
   std::uint64_t epoch_ = 0;
   std::vector<std::unique_ptr<Connection>> idle_;
 };

@@ -53,7 +53,9 @@ struct StageResponse {
 struct TransportFailure {
   // too_large: the stage's response is over stage_payload_mb; request_too_large: the request
   // does not fit what the transport can carry (the message says what).
-  enum class Kind { timeout, connect, closed, too_large, request_too_large, protocol };
+  // exhausted: tandem itself could not open a connection (out of descriptors); says nothing
+  // of the stage.
+  enum class Kind { timeout, connect, closed, too_large, request_too_large, protocol, exhausted };
   Kind kind = Kind::protocol;
   std::string message;  // e.g. "connection reset before a response (did the stage crash?)"
 };

@@ -27,6 +27,7 @@ std::unique_ptr<StageTransport> make_stage_transport(boost::asio::any_io_executo
   o.port = 0;
   o.response_body_limit = spec.server.stage_payload_bytes;
   o.max_idle_connections = spec.stages[stage].max_inflight;
+  o.stage = spec.stages[stage].name;
   return std::make_unique<HttpStageTransport>(std::move(executor), o);
 }
 

@@ -6,6 +6,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "tandem/proto/http_framing.h"
+
 namespace tandem::common {
 
 namespace asio = boost::asio;
@@ -21,6 +23,8 @@ asio::awaitable<HttpGetResult> http_get(asio::ip::tcp::endpoint endpoint, std::s
   co_await stream.async_connect(endpoint, asio::redirect_error(asio::use_awaitable, ec));
   if (ec) {
     result.error = "connect: " + ec.message();
+    result.local_failure = ec == asio::error::no_descriptors ||
+                           ec == boost::system::errc::too_many_files_open_in_system;
     co_return result;
   }
   http::request<http::empty_body> req{http::verb::get, target, 11};
@@ -32,12 +36,18 @@ asio::awaitable<HttpGetResult> http_get(asio::ip::tcp::endpoint endpoint, std::s
     result.error = "write: " + ec.message();
     co_return result;
   }
-  beast::flat_buffer buffer;
+  // Capped (http_framing.h): a stage's chunk headers and trailers cannot grow it, nor throw.
+  auto buffer = proto::http_framing::make_read_buffer();
+  buffer.reserve(proto::http_framing::kReadBufferLimit);
   http::response_parser<http::string_body> parser;
   parser.body_limit(body_limit);
+  parser.header_limit(proto::http_framing::kReadBufferLimit);
   co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
   if (ec) {
-    result.error = ec == beast::error::timeout ? "timed out" : "read: " + ec.message();
+    result.error = ec == beast::error::timeout ? "timed out"
+                   : proto::http_framing::is_framing_overflow(ec)
+                       ? "read: " + proto::http_framing::framing_overflow_message()
+                       : "read: " + ec.message();
     co_return result;
   }
   result.status = static_cast<int>(parser.get().result_int());

@@ -14,6 +14,8 @@ struct HttpGetResult {
   int status = 0;  // 0 when no response arrived
   std::string body;
   std::string error;  // what went wrong when status == 0
+  // tandem itself could not make the request (out of descriptors): it says nothing of the peer.
+  bool local_failure = false;
 };
 
 boost::asio::awaitable<HttpGetResult> http_get(boost::asio::ip::tcp::endpoint endpoint,

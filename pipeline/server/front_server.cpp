@@ -1,5 +1,7 @@
 #include "pipeline/server/front_server.h"
 
+#include <sys/resource.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -11,6 +13,7 @@
 
 #include "pipeline/common/log.h"
 #include "tandem/proto/headers.h"
+#include "tandem/proto/http_framing.h"
 
 namespace tandem::server {
 
@@ -65,9 +68,12 @@ void log_invocation(const std::string& inference_id, const std::string& request_
                     const chain::InvocationResult& result) {
   const auto error =
       result.error ? std::optional(proto::excerpt(result.error->message, 300)) : std::nullopt;
-  auto message = fmt::format("invocation id={} status={} total={:.3f}ms{}{}", inference_id, status,
-                             ms(result.total), describe_timings(result),
-                             error ? " error=\"" + *error + "\"" : "");
+  // The inference id is the client's and the error may quote a stage: both are quoted so
+  // neither can end the line or pass for another field.
+  auto message =
+      fmt::format("invocation id={} status={} total={:.3f}ms{}{} request_id={}",
+                  log::quoted(inference_id), status, ms(result.total), describe_timings(result),
+                  error ? " error=" + log::quoted(*error) : "", request_id);
   if (log::format() == log::Format::text) {
     log::write(log::Level::info, message);
     return;
@@ -87,6 +93,18 @@ void log_invocation(const std::string& inference_id, const std::string& request_
 }
 
 }  // namespace
+
+std::uint64_t fit_connection_limit(std::uint64_t configured, std::uint64_t descriptor_limit,
+                                   std::uint64_t reserve) {
+  const std::uint64_t room = descriptor_limit > reserve ? descriptor_limit - reserve : 0;
+  return std::max<std::uint64_t>(1, std::min(configured, room));
+}
+
+std::uint64_t descriptor_reserve(const spec::PipelineSpec& spec) {
+  std::uint64_t reserve = 128;
+  for (const auto& stage : spec.stages) reserve += stage.max_inflight + 8;
+  return reserve;
+}
 
 FrontServer::FrontServer(asio::any_io_executor executor, const spec::PipelineSpec& spec,
                          chain::ChainExecutor& chain, FrontServerHooks hooks)
@@ -110,7 +128,56 @@ tcp::endpoint FrontServer::listen(const std::string& host, std::uint16_t port) {
                              ec.message());
   }
   acceptor_.listen(asio::socket_base::max_listen_connections);
+  // Client connections must never take the descriptors that stage connections and pings need:
+  // raise the soft limit as far as needed (and allowed), then admit what fits beneath it.
+  const std::uint64_t reserve = descriptor_reserve(spec_);
+  const std::uint64_t wanted = spec_.server.max_connections + reserve;
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0) {
+    if (files.rlim_cur != RLIM_INFINITY && files.rlim_cur < wanted) {
+      rlimit raised = files;
+      raised.rlim_cur =
+          files.rlim_max == RLIM_INFINITY ? wanted : std::min<rlim_t>(files.rlim_max, wanted);
+      if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) files = raised;
+    }
+    const std::uint64_t limit =
+        files.rlim_cur == RLIM_INFINITY ? wanted : static_cast<std::uint64_t>(files.rlim_cur);
+    connection_limit_ = fit_connection_limit(spec_.server.max_connections, limit, reserve);
+    if (connection_limit_ < spec_.server.max_connections) {
+      log::warn(
+          "server.max_connections lowered from {} to {}: the descriptor limit is {} and {} are "
+          "kept for stages, pings and files (raise it with ulimit -n or LimitNOFILE=)",
+          spec_.server.max_connections, connection_limit_, limit, reserve);
+    }
+  } else {
+    connection_limit_ = spec_.server.max_connections;
+  }
   return acceptor_.local_endpoint();
+}
+
+bool FrontServer::make_room() {
+  if (connections_->size() < connection_limit_) return true;
+  // The oldest idle connection goes: a client waiting to send its next request on it sees it
+  // closed, as after any idle timeout, and reconnects.
+  for (auto& connection : *connections_) {
+    if (!connection.idle) continue;
+    connection.idle = false;  // closing: not a candidate twice
+    beast::error_code ec;
+    connection.stream->socket().shutdown(tcp::socket::shutdown_both, ec);
+    connection.stream->cancel();
+    return true;  // its descriptor is freed as its session ends, on this loop, right after
+  }
+  return false;
+}
+
+void FrontServer::note_refused_connection(std::string_view why) {
+  ++refusals_unlogged_;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_refusal_log_ < std::chrono::seconds(10)) return;
+  log::warn("{} ({} time(s) since the last such line, which are logged at most every 10 s)", why,
+            refusals_unlogged_);
+  refusals_unlogged_ = 0;
+  last_refusal_log_ = now;
 }
 
 void FrontServer::start() {
@@ -125,9 +192,18 @@ asio::awaitable<void> FrontServer::accept_loop() {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) break;
     if (ec) {
       // Out of descriptors or similar: back off briefly instead of spinning.
-      log::warn("accept failed: {}", ec.message());
+      note_refused_connection("accept failed: " + ec.message());
       asio::steady_timer timer(executor_, std::chrono::milliseconds(50));
       co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    if (!make_room()) {
+      // Every connection is busy with a request: this one is closed at once (the client sees
+      // the connection end, not a wait), and nothing else is disturbed.
+      note_refused_connection(fmt::format(
+          "closed a new client connection: server.max_connections ({}) are open and none is idle",
+          connection_limit_));
+      socket.close(ec);
       continue;
     }
     asio::co_spawn(executor_, session(std::move(socket)), asio::detached);
@@ -139,8 +215,15 @@ asio::awaitable<void> FrontServer::session(tcp::socket socket) {
   socket.set_option(tcp::no_delay(true), ec);
   const auto peer = socket.remote_endpoint(ec);
   beast::tcp_stream stream(std::move(socket));
-  beast::flat_buffer buffer;
-  buffer.reserve(64 * 1024);  // Beast reads at most the free capacity: 512 bytes without this
+  struct Registered {
+    std::shared_ptr<Connections> list;
+    Connections::iterator it;
+    ~Registered() { list->erase(it); }
+  } registered{connections_, connections_->insert(connections_->end(), Connection{&stream})};
+  // Capped (http_framing.h): a chunk header or trailer can never grow it, nor throw.
+  auto buffer = proto::http_framing::make_read_buffer();
+  // Beast reads at most the free capacity: 512 bytes without this.
+  buffer.reserve(proto::http_framing::kReadBufferLimit);
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(header_limit);
@@ -149,11 +232,14 @@ asio::awaitable<void> FrontServer::session(tcp::socket socket) {
     // whole request must arrive within request_read_timeout_s, however the client paces it.
     if (buffer.size() == 0) {
       stream.expires_after(idle_timeout);
-      const auto n = co_await stream.async_read_some(buffer.prepare(64 * 1024),
-                                                     asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) break;  // the client went away or stayed idle
+      registered.it->idle = true;
+      const auto n =
+          co_await stream.async_read_some(buffer.prepare(proto::http_framing::kReadBufferLimit),
+                                          asio::redirect_error(asio::use_awaitable, ec));
+      if (ec || !registered.it->idle) break;  // gone, idle too long, or closed for room
       buffer.commit(n);
     }
+    registered.it->idle = false;
     stream.expires_after(spec_.server.request_read_timeout);
     co_await http::async_read_header(stream, buffer, parser,
                                      asio::redirect_error(asio::use_awaitable, ec));
@@ -161,18 +247,25 @@ asio::awaitable<void> FrontServer::session(tcp::socket socket) {
     if (!ec) {
       const auto& h = parser.get();
       const auto length = parser.content_length();
-      if (length && *length > spec_.server.max_payload_bytes) {
+      if (auto framing = refuse_framing(h)) {
+        refused = std::move(framing);
+      } else if (length && *length > spec_.server.max_payload_bytes) {
         ec = http::error::body_limit;
       } else if (beast::iequals(h[http::field::expect], "100-continue")) {
         http::response<http::empty_body> cont{http::status::continue_, h.version()};
         co_await http::async_write(stream, cont, asio::redirect_error(asio::use_awaitable, ec));
       }
-      if (!ec) {
+      if (!ec && !refused) {
         co_await http::async_read(stream, buffer, parser,
                                   asio::redirect_error(asio::use_awaitable, ec));
       }
     }
-    if (ec == http::error::body_limit) {
+    if (refused) {
+      // Refused on its header alone: its body is not read.
+    } else if (proto::http_framing::is_framing_overflow(ec)) {
+      refused = Error::validation("malformed HTTP request: " +
+                                  proto::http_framing::framing_overflow_message());
+    } else if (ec == http::error::body_limit) {
       refused = Error::payload_too_large(
           fmt::format("request body is larger than max_payload_mb ({:g} MiB, {} bytes)",
                       static_cast<double>(spec_.server.max_payload_bytes) / (1024.0 * 1024.0),

@@ -7,7 +7,10 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 #include <functional>
+#include <list>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -36,6 +39,17 @@ struct FrontServerHooks {
       capture;
 };
 
+// How many client connections `tandem serve` admits: the spec's max_connections, lowered so
+// that they and `reserve` descriptors (stage connections, pings, pipes, files) fit under the
+// process's descriptor limit. Never below 1. Pure: for tests.
+std::uint64_t fit_connection_limit(std::uint64_t configured, std::uint64_t descriptor_limit,
+                                   std::uint64_t reserve);
+
+// The descriptors tandem keeps for itself beyond client connections: per stage its pooled
+// connections (one per request in flight), a ping, its output pipe, pidfd and shm files, plus
+// a fixed margin for logs, capture files and the listener.
+std::uint64_t descriptor_reserve(const spec::PipelineSpec& spec);
+
 class FrontServer {
  public:
   FrontServer(boost::asio::any_io_executor executor, const spec::PipelineSpec& spec,
@@ -48,8 +62,19 @@ class FrontServer {
   // or `grace` to pass. Returns the number still in flight when it gave up.
   boost::asio::awaitable<std::size_t> drain(std::chrono::milliseconds grace);
   std::size_t in_flight() const { return in_flight_; }
+  std::size_t connection_limit() const { return connection_limit_; }
 
  private:
+  // An open client connection, oldest first; a connection waiting for its next request is
+  // idle and may be closed to make room for a new one.
+  struct Connection {
+    boost::beast::tcp_stream* stream;
+    bool idle = true;
+  };
+  using Connections = std::list<Connection>;
+  // Makes room for one more connection; false when every connection is busy.
+  bool make_room();
+  void note_refused_connection(std::string_view why);
   boost::asio::awaitable<void> accept_loop();
   boost::asio::awaitable<void> session(boost::asio::ip::tcp::socket socket);
   boost::asio::awaitable<Response> handle(Request& request);
@@ -66,6 +91,13 @@ class FrontServer {
   EndpointMetrics metrics_;
   std::size_t in_flight_ = 0;
   bool draining_ = false;
+  // Shared with each session's registration, which may be destroyed after this server (the
+  // event loop destroys suspended sessions when it is destroyed).
+  std::shared_ptr<Connections> connections_ = std::make_shared<Connections>();
+  std::size_t connection_limit_ = 0;
+  // Repeated accept failures and refusals are logged once per interval, with a count.
+  std::chrono::steady_clock::time_point last_refusal_log_{};
+  std::size_t refusals_unlogged_ = 0;
 };
 
 }  // namespace tandem::server

@@ -3,6 +3,8 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/rfc7230.hpp>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -15,7 +17,16 @@ using proto::Error;
 
 namespace {
 
+// The path of an origin-form target ("/invocations?x") or of an absolute-form one
+// ("http://host:8080/invocations"), which RFC 9112 section 3.2.2 says a server must accept.
 std::string_view path_of(std::string_view target) {
+  for (const std::string_view scheme : {"http://", "https://"}) {
+    if (boost::beast::iequals(target.substr(0, scheme.size()), scheme)) {
+      const auto slash = target.find('/', scheme.size());
+      target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+      break;
+    }
+  }
   const auto q = target.find('?');
   return q == std::string_view::npos ? target : target.substr(0, q);
 }
@@ -70,7 +81,43 @@ proto::Result<Route> match_route(http::verb method, std::string_view target,
                   std::string(path), endpoint_name));
 }
 
+std::optional<Error> refuse_framing(const http::request_header<>& header) {
+  if (const auto it = header.find(http::field::transfer_encoding); it != header.end()) {
+    // RFC 9112 section 6.1: a server that does not understand a transfer coding answers 501.
+    // Only "chunked" is understood; anything else would hand the stages encoded bytes as if
+    // they were the body.
+    bool only_chunked = header.count(http::field::transfer_encoding) == 1;
+    std::size_t codings = 0;
+    for (const auto& coding : http::token_list(it->value())) {
+      ++codings;
+      only_chunked = only_chunked && boost::beast::iequals(coding, "chunked");
+    }
+    if (!only_chunked || codings != 1) {
+      return Error::not_implemented(fmt::format(
+          "Transfer-Encoding '{}' is not supported: send the body as it is (with Content-Length) "
+          "or chunked",
+          proto::excerpt(std::string_view(it->value()), 100)));
+    }
+  }
+  if (const auto it = header.find(http::field::expect);
+      it != header.end() && !boost::beast::iequals(it->value(), "100-continue")) {
+    // RFC 9110 section 10.1.1: an expectation the server cannot meet is 417.
+    return Error::expectation_failed(
+        fmt::format("Expect '{}' cannot be met; the only expectation understood is 100-continue",
+                    proto::excerpt(std::string_view(it->value()), 100)));
+  }
+  return std::nullopt;
+}
+
 proto::Result<chain::Invocation> parse_invocation(Request& request, std::string generated_id) {
+  // Each of these has one value: sent twice, which one was meant is a guess.
+  for (const std::string_view name :
+       {std::string_view("Content-Type"), header::custom_attributes, header::inference_id,
+        header::target_variant, header::target_container_hostname}) {
+    if (request.count(name) > 1)
+      return Error::validation(fmt::format("{} was sent {} times; send it once", std::string(name),
+                                           request.count(name)));
+  }
   chain::Invocation inv;
   inv.content_type = header_value(request, "Content-Type");
   inv.accept = header_value(request, "Accept");

@@ -9,14 +9,12 @@ namespace tandem::server {
 
 namespace {
 
-constexpr std::array<proto::ErrorType, 8> all_error_types{proto::ErrorType::validation,
-                                                          proto::ErrorType::not_found,
-                                                          proto::ErrorType::method_not_allowed,
-                                                          proto::ErrorType::payload_too_large,
-                                                          proto::ErrorType::model,
-                                                          proto::ErrorType::model_not_ready,
-                                                          proto::ErrorType::internal,
-                                                          proto::ErrorType::unavailable};
+constexpr std::array<proto::ErrorType, 10> all_error_types{
+    proto::ErrorType::validation,         proto::ErrorType::not_found,
+    proto::ErrorType::method_not_allowed, proto::ErrorType::payload_too_large,
+    proto::ErrorType::expectation_failed, proto::ErrorType::model,
+    proto::ErrorType::model_not_ready,    proto::ErrorType::internal,
+    proto::ErrorType::not_implemented,    proto::ErrorType::unavailable};
 
 std::size_t status_class(int status) {
   return status >= 100 && status < 600 ? static_cast<std::size_t>(status / 100) : 0;

@@ -75,7 +75,7 @@ class EndpointMetrics {
 
  private:
   static constexpr std::size_t status_classes = 6;  // index status / 100: 1xx..5xx, 0 = none
-  static constexpr std::size_t error_types = 8;     // proto::ErrorType's values
+  static constexpr std::size_t error_types = 10;    // proto::ErrorType's values
 
   struct Stage {
     std::string name;

@@ -14,6 +14,7 @@
 #include <cstdio>
 
 #include "stages/sdk/http.h"
+#include "tandem/proto/http_framing.h"
 
 namespace tandem::stage {
 namespace asio = boost::asio;
@@ -88,8 +89,11 @@ void log_server_error(std::string_view target, const HttpResponse& response) {
 
 asio::awaitable<void> serve_connection(Connection& connection, const ConnectionContext& context) {
   const Options& options = context.options;
-  beast::flat_buffer buffer;
-  buffer.reserve(64 * 1024);  // Beast reads at most the free capacity: 512 bytes without this
+  // Capped like tandem's own reads (tandem/proto/http_framing.h): chunk headers and trailers
+  // cannot grow it, nor make Beast throw.
+  auto buffer = proto::http_framing::make_read_buffer();
+  // Beast reads at most the free capacity: 512 bytes without this.
+  buffer.reserve(proto::http_framing::kReadBufferLimit);
   while (!context.stopping) {
     RequestParser parser;
     parser.body_limit(options.max_body_bytes);

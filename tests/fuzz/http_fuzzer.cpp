@@ -6,6 +6,13 @@
 // Byte 0, bit 0 clear: the rest is raw request bytes, fed to the parser in two pieces split
 // where byte 1 says. Bit 0 set: byte 1 picks the method, the next line is the target, the
 // lines up to an empty one are "Name: value" headers, the rest is the body.
+//
+// Byte 0, bit 1 set (and bit 0 clear): the wire as tandem reads it from a peer, through
+// Beast's http::read into the capped buffer of proto/http_framing.h: a request as the front
+// door reads it (bit 2 clear) or a stage's answer as the stage transport and the pings read it
+// (bit 2 set), delivered in reads of byte 1's size. The bytes are expanded first (0xff N C
+// stands for N KiB of C), so a short input can send a 64 KiB chunk extension or trailer field:
+// no input may throw, or make the buffer exceed its cap.
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -20,6 +27,7 @@
 
 #include "pipeline/server/http_mapping.h"
 #include "tandem/proto/headers.h"
+#include "tandem/proto/http_framing.h"
 
 namespace {
 
@@ -186,6 +194,76 @@ void raw(std::uint8_t split, std::string_view bytes) {
   handle(parser.release(), split);
 }
 
+// A SyncReadStream over fixed bytes, `step` bytes per read, then end of file.
+class WireStream {
+ public:
+  WireStream(std::string_view bytes, std::size_t step) : bytes_(bytes), step_(step) {}
+  template <class Buffers>
+  std::size_t read_some(const Buffers& buffers, boost::beast::error_code& ec) {
+    if (bytes_.empty()) {
+      ec = boost::asio::error::eof;
+      return 0;
+    }
+    const auto n = boost::asio::buffer_copy(
+        buffers, boost::asio::buffer(bytes_.data(), std::min(step_, bytes_.size())));
+    bytes_.remove_prefix(n);
+    ec = {};
+    return n;
+  }
+  template <class Buffers>
+  std::size_t read_some(const Buffers& buffers) {
+    boost::beast::error_code ec;
+    const auto n = read_some(buffers, ec);
+    if (ec) throw boost::system::system_error(ec);
+    return n;
+  }
+
+ private:
+  std::string_view bytes_;
+  std::size_t step_;
+};
+
+std::string expand(std::string_view input) {
+  std::string out;
+  for (std::size_t i = 0; i < input.size(); ++i) {
+    if (static_cast<unsigned char>(input[i]) == 0xff && i + 2 < input.size()) {
+      out.append(static_cast<unsigned char>(input[i + 1]) * std::size_t{1024}, input[i + 2]);
+      i += 2;
+    } else {
+      out += input[i];
+    }
+  }
+  return out;
+}
+
+template <class Parser>
+void read_wire(Parser& parser, std::string_view bytes, std::size_t step) {
+  WireStream stream(bytes, step);
+  auto buffer = proto::http_framing::make_read_buffer();
+  boost::beast::error_code ec;
+  // Reads messages until one fails, as a keep-alive connection would; none may throw.
+  http::read(stream, buffer, parser, ec);
+  check(buffer.size() <= proto::http_framing::kReadBufferLimit);
+  if (!ec) check(parser.is_done());
+}
+
+void wire(std::uint8_t flags, std::uint8_t step, std::string_view input) {
+  const std::string bytes = expand(input);
+  const std::size_t read_size = 1 + step * std::size_t{257};
+  if (flags & 4) {
+    http::response_parser<http::string_body> parser;  // as http_transport.cpp and http_client.cpp
+    parser.header_limit(proto::http_framing::kReadBufferLimit);
+    parser.body_limit(kBodyLimit);
+    read_wire(parser, bytes, read_size);
+  } else {
+    http::request_parser<http::string_body> parser;  // as front_server.cpp
+    parser.header_limit(kHeaderLimit);
+    parser.body_limit(kBodyLimit);
+    read_wire(parser, bytes, read_size);
+    if (parser.is_done() && !server::refuse_framing(parser.get())) handle(parser.release(), step);
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -193,6 +271,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view input(reinterpret_cast<const char*>(data) + 2, size - 2);
   if (data[0] & 1) {
     structured(data[1], input);
+  } else if (data[0] & 2) {
+    wire(data[0], data[1], input);
   } else {
     raw(data[1], input);
   }

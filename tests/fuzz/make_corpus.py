@@ -218,6 +218,28 @@ def http_seeds() -> None:
           b"X-Amzn-SageMaker-Custom-Attributes: a=b\n\n{\"instances\": [1]}")
     write("http", "structured-stage-error",
           bytes([structured, 3]) + b"/invocations\nContent-Type: text/csv\n\nbad row\n")
+    # The wire through the capped read buffer: a request (2) or a stage's answer (6); 0xff N C
+    # expands to N KiB of C (http_fuzzer.cpp).
+    wire_request, wire_response = 2, 6
+    wire = {
+        "request-trailer": (wire_request, b"POST /invocations HTTP/1.1\r\nTransfer-Encoding: "
+                            b"chunked\r\n\r\n1\r\na\r\n0\r\nX-T: \xff\x41a\r\n\r\n"),
+        "request-extension": (wire_request, b"POST /invocations HTTP/1.1\r\nTransfer-Encoding: "
+                              b"chunked\r\n\r\n3;\xff\x50x\r\nabc\r\n0\r\n\r\n"),
+        "request-pipelined": (wire_request, b"POST /invocations HTTP/1.1\r\nContent-Length: 1\r\n"
+                              b"\r\naGET /ping HTTP/1.1\r\n\r\n"),
+        "request-gzip-chunked": (wire_request, b"POST /invocations HTTP/1.1\r\nTransfer-Encoding: "
+                                 b"gzip, chunked\r\n\r\n1\r\na\r\n0\r\n\r\n"),
+        "response-trailer": (wire_response, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                             b"\r\n2\r\nok\r\n0\r\nX-T: \xff\x41a\r\n\r\n"),
+        "response-extension": (wire_response, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked"
+                               b"\r\n\r\n2;\xff\x50x\r\nok\r\n0\r\n\r\n"),
+        "response-interim": (wire_response, b"HTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.1 200 OK"
+                             b"\r\nContent-Length: 2\r\n\r\nok"),
+        "response-extra": (wire_response, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokstray"),
+    }
+    for name, (flags, data) in wire.items():
+        write("http", f"wire-{name}", bytes([flags, 40]) + data)
 
 
 def shm_seeds() -> None:

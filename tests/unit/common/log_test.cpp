@@ -79,3 +79,18 @@ TEST_CASE("format names", "[log]") {
 
 }  // namespace
 }  // namespace tandem::log
+
+namespace tandem::log {
+namespace {
+
+TEST_CASE("outside values in a text line are bare tokens or quoted with escapes", "[log]") {
+  CHECK(quoted("abc-123_x.y:z/@+") == "abc-123_x.y:z/@+");
+  CHECK(quoted("") == "\"\"");
+  CHECK(quoted("x status=500 error=\"forged\"") == R"("x status=500 error=\"forged\"")");
+  CHECK(quoted("a\\b") == R"("a\\b")");
+  CHECK(quoted("line\nnext\r\t\x01\x7f") == R"("line\nnext\r\t\x01\x7f")");
+  CHECK(quoted("caf\xc3\xa9") == "\"caf\xc3\xa9\"");
+}
+
+}  // namespace
+}  // namespace tandem::log

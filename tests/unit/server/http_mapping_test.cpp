@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "tandem/proto/headers.h"
+
 namespace tandem::server {
 namespace {
 
@@ -398,6 +400,69 @@ TEST_CASE("a later version's traceparent may carry more fields", "[trace]") {
   CHECK(valid_traceparent(trace));
   CHECK(valid_traceparent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
   CHECK(valid_traceparent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-future"));
+}
+
+}  // namespace
+}  // namespace tandem::server
+
+namespace tandem::server {
+namespace {
+
+TEST_CASE("an absolute-form target routes as its path (RFC 9112 3.2.2)", "[routes]") {
+  CHECK(match_route(http::verb::post, "http://localhost:8080/invocations", "churn").value() ==
+        Route::invocations);
+  CHECK(match_route(http::verb::get, "HTTPS://example/ping?x=1", "churn").value() == Route::ping);
+  CHECK(match_route(http::verb::post, "http://h/endpoints/churn/invocations", "churn").value() ==
+        Route::invocations);
+  const auto bare = match_route(http::verb::get, "http://host-only", "churn");
+  REQUIRE_FALSE(bare.ok());
+  CHECK(bare.error().type == proto::ErrorType::not_found);
+}
+
+TEST_CASE("a runtime header sent twice is refused, naming it", "[invocation]") {
+  for (const std::string_view name :
+       {std::string_view("Content-Type"), proto::header::target_container_hostname,
+        proto::header::inference_id, proto::header::custom_attributes,
+        proto::header::target_variant}) {
+    Request req{http::verb::post, "/invocations", 11};
+    req.insert(name, "a");
+    req.insert(name, "b");
+    auto r = parse_invocation(req, "id");
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().type == proto::ErrorType::validation);
+    CHECK(r.error().message == std::string(name) + " was sent 2 times; send it once");
+  }
+}
+
+TEST_CASE("framing other than chunked or 100-continue is refused before the body", "[framing]") {
+  auto refusal = [](std::string_view field, std::string_view value) {
+    http::request_header<> h;
+    h.method(http::verb::post);
+    h.insert(field, value);
+    return refuse_framing(h);
+  };
+  CHECK_FALSE(refusal("Transfer-Encoding", "chunked"));
+  CHECK_FALSE(refusal("Transfer-Encoding", "Chunked"));
+  CHECK_FALSE(refusal("Expect", "100-continue"));
+  CHECK_FALSE(refusal("Expect", "100-Continue"));
+  const auto gzip = refusal("Transfer-Encoding", "gzip, chunked");
+  REQUIRE(gzip);
+  CHECK(gzip->type == proto::ErrorType::not_implemented);
+  CHECK(proto::to_http_status(gzip->type) == 501);
+  CHECK(gzip->message ==
+        "Transfer-Encoding 'gzip, chunked' is not supported: send the body as it is (with "
+        "Content-Length) or chunked");
+  CHECK(refusal("Transfer-Encoding", "chunked, chunked"));
+  CHECK(refusal("Transfer-Encoding", "identity"));
+  const auto expect = refusal("Expect", "200-ok");
+  REQUIRE(expect);
+  CHECK(proto::to_http_status(expect->type) == 417);
+  CHECK(expect->message ==
+        "Expect '200-ok' cannot be met; the only expectation understood is 100-continue");
+  http::request_header<> twice;
+  twice.insert("Transfer-Encoding", "chunked");
+  twice.insert("Transfer-Encoding", "chunked");
+  CHECK(refuse_framing(twice));
 }
 
 }  // namespace
