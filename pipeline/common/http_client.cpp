@@ -41,7 +41,6 @@ asio::awaitable<HttpGetResult> http_get(asio::ip::tcp::endpoint endpoint, std::s
   buffer.reserve(proto::http_framing::kReadBufferLimit);
   http::response_parser<http::string_body> parser;
   parser.body_limit(body_limit);
-  parser.header_limit(proto::http_framing::kReadBufferLimit);
   co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
   if (ec) {
     result.error = ec == beast::error::timeout ? "timed out"
