@@ -63,6 +63,11 @@ std::optional<std::string> ChunkStream::failure() const {
   return failure_;
 }
 
+bool ChunkStream::over() const {
+  std::lock_guard lock(mutex_);
+  return over_;
+}
+
 void ChunkStream::finished() {
   std::lock_guard lock(mutex_);
   over_ = true;

@@ -37,6 +37,8 @@ class ChunkStream final : public chain::BodySource,
   std::optional<std::string> failure() const override;
   // The request is over (answered or failed): pieces are no longer wanted.
   void finished();
+  // Any thread: finished() was called; the reader should stop reading the object.
+  bool over() const;
 
  private:
   void wake_consumer(std::unique_lock<std::mutex>& lock);

@@ -42,7 +42,6 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr std::size_t kReadChunkBytes = 1024 * 1024;
-constexpr std::uint64_t kMiB = 1024 * 1024;
 
 // One mini-batch on its way through the chain, or the end of an object.
 struct Pending {
@@ -75,6 +74,8 @@ struct ObjectRun {
   ObjectReport report;
 };
 
+class ObjectReader;
+
 class Runner {
  public:
   Runner(asio::io_context& io, const spec::PipelineSpec& spec, const transform::TransformJob& job,
@@ -96,6 +97,8 @@ class Runner {
   bool submit(std::size_t index, transform::Batch batch);
   bool enqueue(const std::shared_ptr<Pending>& pending);
   void push_end(std::size_t index, std::optional<ObjectFailure> failure);
+
+  friend class ObjectReader;
 
   void write_all();
   void consume(ObjectRun& object, Pending& pending);
@@ -119,7 +122,7 @@ class Runner {
   transform::ExecutionParameters parameters_;
   std::optional<transform::DataProcessor> processor_;
   std::uint64_t payload_limit_ = 0;
-  std::uint64_t splitter_limit_ = 0;
+  transform::ReadingPlan reading_;
   std::string job_name_;
   JobReport report_;
   Clock::time_point started_ = Clock::now();
@@ -240,9 +243,9 @@ asio::awaitable<bool> Runner::prepare() {
   }
   report_.parameters = parameters_;
   payload_limit_ = transform::payload_limit_bytes(parameters_.max_payload_in_mb);
-  splitter_limit_ = payload_limit_;
-  if (payload_limit_ == 0 && parameters_.batch_strategy == transform::BatchStrategy::single_record)
-    splitter_limit_ = transform::kMaxPayloadInMB * kMiB;
+  reading_ =
+      transform::plan_reading(payload_limit_, parameters_.batch_strategy, job_.input.split_type,
+                              processor_->filters_input() || processor_->joins());
   max_in_flight_ =
       static_cast<std::size_t>(std::max<std::int64_t>(1, parameters_.max_concurrent_transforms));
   log::info(
@@ -308,127 +311,206 @@ void Runner::read_all() {
   }
 }
 
-// Streams one object into mini-batches. Returns why it stopped early, if it did because of
-// the input; an object that failed on a stage, or a job being stopped, ends quietly.
+// Reads one object on the reader thread: its bytes inflated, split (or passed through),
+// filtered and batched, or streamed as one request (MaxPayloadInMB 0). It stops, quietly,
+// as soon as the object's request failed or the job is stopping, checking between any two
+// pieces of input (a read chunk, an inflated piece); an error in the input is its failure.
+// Lives for one call of Runner::read_object; owns the streamed request's pending piece.
+class ObjectReader {
+ public:
+  ObjectReader(Runner& runner, std::size_t index);
+  // A storage error thrown while reading still ends the streamed request.
+  ~ObjectReader() { end_stream(false, "reading the object failed"); }
+  ObjectReader(const ObjectReader&) = delete;
+  ObjectReader& operator=(const ObjectReader&) = delete;
+
+  std::optional<ObjectFailure> read();
+
+ private:
+  transform::Status split(std::string_view bytes);
+  transform::Status split_end();
+  transform::Status take(transform::Result<std::vector<transform::Record>> records);
+  transform::Status passed(std::uint64_t records_before);
+  bool stream_record(const transform::Record& record);
+  bool start_stream(std::uint64_t first_index, std::uint64_t first_offset);
+  bool send_piece();
+  void end_stream(bool complete, std::optional<std::string> failure);
+  bool moot() const;
+  transform::Status abandon();
+  std::optional<ObjectFailure> input_failure(const transform::Error& error);
+
+  Runner& runner_;
+  std::size_t index_;
+  ObjectRun& object_;
+  std::unique_ptr<transform::RecordSplitter> splitter_;
+  std::optional<transform::PassThroughSplitter> pass_through_;
+  transform::Batcher batcher_;
+  std::optional<transform::GzipInflater> inflater_;
+  bool abandoned_ = false;  // the object failed downstream or the job is stopping
+  // MaxPayloadInMB 0 with MultiRecord or SplitType None: the object as one streamed request.
+  std::shared_ptr<Pending> streamed_;
+  std::string piece_;        // its next piece, sent at 1 MiB
+  transform::Batch counts_;  // its records, handed over at the end
+  bool stream_ended_ = false;
+};
+
 std::optional<ObjectFailure> Runner::read_object(std::size_t index) {
-  auto& object = *objects_[index];
-  const auto& job = job_;
-  auto stream = object.input->store->open(object.input->key);
-  auto splitter = transform::make_splitter(job.input.split_type, splitter_limit_);
-  transform::Batcher batcher(parameters_.batch_strategy, payload_limit_, processor_->joins());
-  std::optional<transform::GzipInflater> inflater;
-  if (job.input.compression == transform::CompressionType::gzip) inflater.emplace();
-  bool abandoned = false;  // the object failed downstream or the job is stopping
-  // MaxPayloadInMB 0 with MultiRecord or SplitType None: one request, streamed.
-  const bool streaming = transform::streams_whole_object(payload_limit_, parameters_.batch_strategy,
-                                                         job.input.split_type);
-  std::shared_ptr<Pending> streamed;
-  std::string piece;
-  transform::Batch counts;  // of the streamed request, handed over at the end
-  auto stream_record = [&](const transform::Record& record) -> bool {
-    if (!streamed) {
-      streamed = std::make_shared<Pending>();
-      streamed->object = index;
-      streamed->batch.first_record_index = record.index;
-      streamed->batch.first_offset = record.offset;
-      streamed->stream = std::make_shared<ChunkStream>(io_.get_executor());
-      streamed->input_complete = false;
-      if (!enqueue(streamed)) return false;
-      counts.first_record_index = record.index;
-      counts.first_offset = record.offset;
-    }
-    ++counts.record_count;
-    if (processor_->joins()) {
-      counts.join_inputs.push_back(
-          record.unfiltered_content.value_or(std::string(record.content())));
-    }
-    piece.append(record.bytes_to_send(parameters_.batch_strategy));
-    if (piece.size() < kReadChunkBytes) return true;
-    return streamed->stream->push(std::exchange(piece, std::string()), stopping_);
-  };
-  // Ends the streamed request, if one was started: complete, cut short by an input error
-  // (`failure`), or cut short because the request is over or the job stopping.
-  bool stream_ended = false;
-  auto end_stream = [&](bool complete, std::optional<std::string> failure) {
-    if (!streamed || stream_ended) return;
-    stream_ended = true;
-    if (complete && !piece.empty()) streamed->stream->push(std::move(piece), stopping_);
-    {
-      std::lock_guard lock(mutex_);
-      streamed->batch.record_count = counts.record_count;
-      streamed->batch.join_inputs = std::move(counts.join_inputs);
-      streamed->input_complete = true;
-      streamed->stream_cut = !complete;
-    }
-    streamed->stream->close(std::move(failure));
-    changed_.notify_all();
-  };
-  // A storage error thrown while reading still ends the request.
-  struct EndStreamOnExit {
-    decltype(end_stream)& end;
-    ~EndStreamOnExit() { end(false, "reading the object failed"); }
-  } end_on_exit{end_stream};
+  ObjectReader reader(*this, index);
+  return reader.read();
+}
 
-  auto take = [&](transform::Result<std::vector<transform::Record>> records) -> transform::Status {
-    if (!records) return records.error();
-    for (auto& record : *records) {
-      ++object.records;
-      records_.fetch_add(1, std::memory_order_relaxed);
-      if (processor_->filters_input()) {
-        auto filtered = processor_->filter_input(std::move(record));
-        if (!filtered) return filtered.error();
-        record = std::move(*filtered);
-      }
-      if (streaming) {
-        if (!stream_record(record)) {
-          abandoned = true;
-          return transform::Error{"abandoned"};
-        }
-        continue;
-      }
-      auto batch = batcher.add(record);
-      if (!batch) return batch.error();
-      if (*batch && !submit(index, std::move(**batch))) {
-        abandoned = true;
-        return transform::Error{"abandoned"};
-      }
-    }
-    return {};
-  };
-  auto input_failure = [&](const transform::Error& error) -> std::optional<ObjectFailure> {
-    end_stream(false, abandoned ? std::nullopt : std::optional<std::string>(error.message));
-    if (abandoned) return std::nullopt;
-    ObjectFailure failure;
-    failure.error = "InputError";
-    failure.message = error.message;
-    return failure;
-  };
+ObjectReader::ObjectReader(Runner& runner, std::size_t index)
+    : runner_(runner),
+      index_(index),
+      object_(*runner.objects_[index]),
+      splitter_(transform::make_splitter(runner.job_.input.split_type, runner.reading_.record_limit,
+                                         runner.reading_.limit_reason)),
+      batcher_(runner.parameters_.batch_strategy, runner.payload_limit_,
+               runner.processor_->joins()) {
+  if (runner.reading_.pass_through) pass_through_.emplace(runner.job_.input.split_type);
+  if (runner.job_.input.compression == transform::CompressionType::gzip) inflater_.emplace();
+}
 
+std::optional<ObjectFailure> ObjectReader::read() {
+  auto stream = object_.input->store->open(object_.input->key);
+  const transform::GzipInflater::Sink sink = [this](std::string_view bytes) {
+    return split(bytes);
+  };
   std::vector<char> buffer(kReadChunkBytes);
   for (;;) {
-    if (stopping_ || object.failed) {
+    if (moot()) {
       end_stream(false, std::nullopt);
       return std::nullopt;
     }
     const std::size_t n = stream->read(buffer.data(), buffer.size());
     if (n == 0) break;
-    object.bytes_read += n;
-    bytes_read_.fetch_add(n, std::memory_order_relaxed);
+    object_.bytes_read += n;
+    runner_.bytes_read_.fetch_add(n, std::memory_order_relaxed);
     const std::string_view chunk(buffer.data(), n);
-    transform::Status status =
-        inflater
-            ? inflater->feed(
-                  chunk, [&](std::string_view inflated) { return take(splitter->feed(inflated)); })
-            : take(splitter->feed(chunk));
+    transform::Status status = inflater_ ? inflater_->feed(chunk, sink) : split(chunk);
     if (!status) return input_failure(status.error());
   }
-  if (inflater) {
-    if (auto status = inflater->finish(); !status) return input_failure(status.error());
+  if (inflater_) {
+    if (auto status = inflater_->finish(); !status) return input_failure(status.error());
   }
-  if (auto status = take(splitter->finish()); !status) return input_failure(status.error());
+  if (auto status = split_end(); !status) return input_failure(status.error());
   end_stream(true, std::nullopt);
-  if (auto last = batcher.finish(); last && !submit(index, std::move(*last))) return std::nullopt;
+  if (auto last = batcher_.finish()) runner_.submit(index_, std::move(*last));
   return std::nullopt;
+}
+
+// The object's request failed (failing the object), its streamed request is over, or the job
+// is stopping: nothing more of the object is wanted.
+bool ObjectReader::moot() const {
+  return runner_.stopping_ || object_.failed || (streamed_ && streamed_->stream->over());
+}
+
+transform::Status ObjectReader::abandon() {
+  abandoned_ = true;
+  return transform::Error{"abandoned"};
+}
+
+transform::Status ObjectReader::split(std::string_view bytes) {
+  if (moot()) return abandon();
+  if (!pass_through_) return take(splitter_->feed(bytes));
+  const std::uint64_t before = pass_through_->records();
+  pass_through_->feed(bytes, piece_);
+  return passed(before);
+}
+
+transform::Status ObjectReader::split_end() {
+  if (!pass_through_) return take(splitter_->finish());
+  const std::uint64_t before = pass_through_->records();
+  pass_through_->finish(piece_);
+  return passed(before);
+}
+
+transform::Status ObjectReader::take(transform::Result<std::vector<transform::Record>> records) {
+  if (!records) return records.error();
+  auto& processor = *runner_.processor_;
+  for (auto& record : *records) {
+    ++object_.records;
+    runner_.records_.fetch_add(1, std::memory_order_relaxed);
+    if (processor.filters_input()) {
+      auto filtered = processor.filter_input(std::move(record));
+      if (!filtered) return filtered.error();
+      record = std::move(*filtered);
+    }
+    if (runner_.reading_.stream_object) {
+      if (!stream_record(record)) return abandon();
+      continue;
+    }
+    auto batch = batcher_.add(record);
+    if (!batch) return batch.error();
+    if (*batch && !runner_.submit(index_, std::move(**batch))) return abandon();
+  }
+  return {};
+}
+
+// After the pass-through splitter appended to `piece_` (bytes only once a record has begun).
+transform::Status ObjectReader::passed(std::uint64_t records_before) {
+  const std::uint64_t begun = pass_through_->records() - records_before;
+  object_.records += begun;
+  counts_.record_count += begun;
+  runner_.records_.fetch_add(begun, std::memory_order_relaxed);
+  if (piece_.empty()) return {};
+  if (!streamed_ && !start_stream(0, pass_through_->first_offset())) return abandon();
+  return send_piece() ? transform::Status() : abandon();
+}
+
+bool ObjectReader::stream_record(const transform::Record& record) {
+  if (!streamed_ && !start_stream(record.index, record.offset)) return false;
+  ++counts_.record_count;
+  if (runner_.processor_->joins()) {
+    counts_.join_inputs.push_back(
+        record.unfiltered_content.value_or(std::string(record.content())));
+  }
+  piece_.append(record.bytes_to_send(runner_.parameters_.batch_strategy));
+  return send_piece();
+}
+
+// Starts the streamed request at its first record.
+bool ObjectReader::start_stream(std::uint64_t first_index, std::uint64_t first_offset) {
+  streamed_ = std::make_shared<Pending>();
+  streamed_->object = index_;
+  streamed_->batch.first_record_index = first_index;
+  streamed_->batch.first_offset = first_offset;
+  streamed_->stream = std::make_shared<ChunkStream>(runner_.io_.get_executor());
+  streamed_->input_complete = false;
+  counts_.first_record_index = first_index;
+  counts_.first_offset = first_offset;
+  return runner_.enqueue(streamed_);
+}
+
+bool ObjectReader::send_piece() {
+  if (piece_.size() < kReadChunkBytes) return true;
+  return streamed_->stream->push(std::exchange(piece_, std::string()), runner_.stopping_);
+}
+
+// Ends the streamed request, if one was started: complete, cut short by an input error
+// (`failure`), or cut short because the request is over or the job stopping.
+void ObjectReader::end_stream(bool complete, std::optional<std::string> failure) {
+  if (!streamed_ || stream_ended_) return;
+  stream_ended_ = true;
+  if (complete && !piece_.empty()) streamed_->stream->push(std::move(piece_), runner_.stopping_);
+  {
+    std::lock_guard lock(runner_.mutex_);
+    streamed_->batch.record_count = counts_.record_count;
+    streamed_->batch.join_inputs = std::move(counts_.join_inputs);
+    streamed_->input_complete = true;
+    streamed_->stream_cut = !complete;
+  }
+  streamed_->stream->close(std::move(failure));
+  runner_.changed_.notify_all();
+}
+
+std::optional<ObjectFailure> ObjectReader::input_failure(const transform::Error& error) {
+  end_stream(false, abandoned_ ? std::nullopt : std::optional<std::string>(error.message));
+  if (abandoned_) return std::nullopt;
+  ObjectFailure failure;
+  failure.error = "InputError";
+  failure.message = error.message;
+  return failure;
 }
 
 bool Runner::submit(std::size_t index, transform::Batch batch) {

@@ -14,6 +14,24 @@ bool streams_whole_object(std::uint64_t max_payload_bytes, BatchStrategy strateg
          (strategy == BatchStrategy::multi_record || split == SplitType::none);
 }
 
+ReadingPlan plan_reading(std::uint64_t max_payload_bytes, BatchStrategy strategy, SplitType split,
+                         bool records_needed_whole) {
+  ReadingPlan plan;
+  plan.stream_object = streams_whole_object(max_payload_bytes, strategy, split);
+  plan.pass_through =
+      plan.stream_object && !records_needed_whole && PassThroughSplitter::supports(split);
+  plan.record_limit = max_payload_bytes;
+  if (max_payload_bytes == 0) {
+    plan.record_limit = kHeldRecordLimitBytes;
+    plan.limit_reason =
+        "with MaxPayloadInMB 0 a record is held whole, and limited to 100 MiB, when it is sent "
+        "alone (SingleRecord), filtered (InputFilter), joined (JoinSource Input) or checked "
+        "(RecordIO, TFRecord); a Line or None object without these is streamed whatever its "
+        "records' sizes";
+  }
+  return plan;
+}
+
 Batcher::Batcher(BatchStrategy strategy, std::uint64_t max_payload_bytes, bool keep_join_inputs)
     : strategy_(strategy), limit_(max_payload_bytes), keep_join_inputs_(keep_join_inputs) {}
 

@@ -9,11 +9,13 @@
 // larger than the limit on its own is an error naming its index, offset and the limit.
 //
 // MaxPayloadInMB 0 means no limit: SageMaker then streams the payload with chunked encoding.
-// The runner should do the same rather than build one huge batch: `streams_whole_object()`
-// says when. For MultiRecord (and SplitType None, one record) the whole object is then one
-// request whose body is the records' framed bytes (after any InputFilter) in order, sent as
-// they come out of the splitter; for SingleRecord each record is still one request, held
-// whole, so the runner should give the splitter a safety cap for it (kMaxPayloadInMB MiB).
+// The runner does the same rather than build one huge batch; `plan_reading()` says how. For
+// MultiRecord (and SplitType None, one record) the whole object is then one request whose body
+// is the records' framed bytes (after any InputFilter) in order. With SplitType Line or None and
+// no record needed whole (no InputFilter, no JoinSource Input) those bytes go by without any
+// record being held (PassThroughSplitter), so a record of any size is sent. Otherwise each
+// record is held whole while it is read (to filter it, join it, check its framing, or send it
+// alone with SingleRecord) and is capped at kHeldRecordLimitBytes, SageMaker's largest payload.
 //
 // Ownership: the batcher owns the batch it is filling and hands each complete Batch to the
 // caller by value. One batcher per object.
@@ -45,6 +47,23 @@ std::uint64_t payload_limit_bytes(std::int64_t max_payload_in_mb);
 // True when the runner should stream the object as one chunked request instead of batching
 // (MaxPayloadInMB 0 with MultiRecord or SplitType None).
 bool streams_whole_object(std::uint64_t max_payload_bytes, BatchStrategy strategy, SplitType split);
+
+// With MaxPayloadInMB 0, the largest record held whole: 100 MiB.
+inline constexpr std::uint64_t kHeldRecordLimitBytes = kMaxPayloadInMB * kBytesPerMiB;
+
+// How the runner reads one object's records.
+struct ReadingPlan {
+  bool stream_object = false;  // the whole object is one chunked request
+  bool pass_through = false;   // ... whose records go by unheld (PassThroughSplitter)
+  // For the splitter, when records are split and held: the largest record (0: none) and, when
+  // the limit is not MaxPayloadInMB itself, why (added to the error).
+  std::uint64_t record_limit = 0;
+  std::string limit_reason;
+};
+
+// `records_needed_whole`: an InputFilter or JoinSource Input needs each record's content.
+ReadingPlan plan_reading(std::uint64_t max_payload_bytes, BatchStrategy strategy, SplitType split,
+                         bool records_needed_whole);
 
 class Batcher {
  public:

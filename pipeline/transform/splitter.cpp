@@ -6,16 +6,9 @@
 
 namespace tandem::transform {
 
-std::string record_too_large(std::uint64_t index, std::uint64_t offset,
-                             std::optional<std::uint64_t> size, std::uint64_t limit) {
-  const std::string mib =
-      limit % kBytesPerMiB == 0 ? fmt::format(" ({} MiB)", limit / kBytesPerMiB) : "";
-  const std::string sized = size ? fmt::format("{} bytes, larger", *size) : "larger";
-  return fmt::format("record {} (byte offset {}): {} than the limit of {} bytes{}", index, offset,
-                     sized, limit, mib);
-}
+namespace {
 
-std::unique_ptr<RecordSplitter> make_splitter(SplitType type, std::uint64_t max_record_bytes) {
+std::unique_ptr<SplitterBase> new_splitter(SplitType type, std::uint64_t max_record_bytes) {
   switch (type) {
     case SplitType::none:
       return std::make_unique<WholeObjectSplitter>(max_record_bytes);
@@ -29,6 +22,26 @@ std::unique_ptr<RecordSplitter> make_splitter(SplitType type, std::uint64_t max_
   return std::make_unique<WholeObjectSplitter>(max_record_bytes);
 }
 
+}  // namespace
+
+std::string record_too_large(std::uint64_t index, std::uint64_t offset,
+                             std::optional<std::uint64_t> size, std::uint64_t limit,
+                             std::string_view reason) {
+  const std::string mib =
+      limit % kBytesPerMiB == 0 ? fmt::format(" ({} MiB)", limit / kBytesPerMiB) : "";
+  const std::string sized = size ? fmt::format("{} bytes, larger", *size) : "larger";
+  const std::string why = reason.empty() ? "" : fmt::format("; {}", reason);
+  return fmt::format("record {} (byte offset {}): {} than the limit of {} bytes{}{}", index, offset,
+                     sized, limit, mib, why);
+}
+
+std::unique_ptr<RecordSplitter> make_splitter(SplitType type, std::uint64_t max_record_bytes,
+                                              std::string limit_reason) {
+  auto splitter = new_splitter(type, max_record_bytes);
+  splitter->set_limit_reason(std::move(limit_reason));
+  return splitter;
+}
+
 Error SplitterBase::fail(std::uint64_t index, std::uint64_t offset, std::string_view what) {
   error_ = Error{fmt::format("record {} (byte offset {}): {}", index, offset, what)};
   return *error_;
@@ -36,7 +49,7 @@ Error SplitterBase::fail(std::uint64_t index, std::uint64_t offset, std::string_
 
 Error SplitterBase::fail_too_large(std::uint64_t index, std::uint64_t offset,
                                    std::optional<std::uint64_t> size) {
-  error_ = Error{record_too_large(index, offset, size, max_record_bytes_)};
+  error_ = Error{record_too_large(index, offset, size, max_record_bytes_, limit_reason_)};
   return *error_;
 }
 
@@ -45,10 +58,13 @@ Result<std::vector<Record>> WholeObjectSplitter::feed(std::string_view chunk) {
   object_.append(chunk);
   position_ += chunk.size();
   if (over_limit(object_.size())) {
-    error_ = Error{
-        fmt::format("the object (SplitType None: one record) is larger than the limit of {} bytes; "
-                    "split it (SplitType Line, RecordIO or TFRecord) or raise MaxPayloadInMB",
-                    max_record_bytes_)};
+    const std::string hint =
+        limit_reason_.empty()
+            ? "split it (SplitType Line, RecordIO or TFRecord) or raise MaxPayloadInMB"
+            : limit_reason_;
+    error_ = Error{fmt::format(
+        "the object (SplitType None: one record) is larger than the limit of {} bytes; {}",
+        max_record_bytes_, hint)};
     return *error_;
   }
   return std::vector<Record>{};
@@ -112,6 +128,59 @@ void LineSplitter::emit(std::vector<Record>& out) {
     out.push_back(std::move(record));
   }
   line_.clear();
+}
+
+// ---- PassThroughSplitter ----------------------------------------------------------------------
+
+void PassThroughSplitter::begin_record(std::uint64_t offset) {
+  if (records_ == 0) first_offset_ = offset;
+  ++records_;
+}
+
+void PassThroughSplitter::feed(std::string_view chunk, std::string& out) {
+  if (type_ == SplitType::none) {
+    if (!chunk.empty() && records_ == 0) begin_record(0);
+    out.append(chunk);
+    position_ += chunk.size();
+    return;
+  }
+  while (!chunk.empty()) {
+    if (!in_line_) {
+      // Between lines: an empty line ("\n", "\r\n") is dropped, anything else begins a record.
+      const char next = chunk.front();
+      if (held_cr_) {
+        held_cr_ = false;
+        if (next == '\n') {
+          ++position_;
+          chunk.remove_prefix(1);
+          continue;
+        }
+        begin_record(position_ - 1);
+        out.push_back('\r');
+      } else if (next == '\n' || next == '\r') {
+        held_cr_ = next == '\r';
+        ++position_;
+        chunk.remove_prefix(1);
+        continue;
+      } else {
+        begin_record(position_);
+      }
+      in_line_ = true;
+    }
+    const std::size_t newline = chunk.find('\n');
+    const std::size_t take = newline == std::string_view::npos ? chunk.size() : newline + 1;
+    out.append(chunk.substr(0, take));
+    position_ += take;
+    chunk.remove_prefix(take);
+    if (newline != std::string_view::npos) in_line_ = false;
+  }
+}
+
+void PassThroughSplitter::finish(std::string& out) {
+  if (!held_cr_) return;
+  held_cr_ = false;  // a last line "\r" without a line break: its content is not empty
+  begin_record(position_ - 1);
+  out.push_back('\r');
 }
 
 }  // namespace tandem::transform

@@ -134,3 +134,42 @@ TEST_CASE("Payload limits in MiB and when to stream the whole object", "[batcher
   CHECK_FALSE(streams_whole_object(0, BatchStrategy::single_record, SplitType::line));
   CHECK_FALSE(streams_whole_object(6'291'456, BatchStrategy::multi_record, SplitType::line));
 }
+
+TEST_CASE("MaxPayloadInMB 0: what is streamed, what passes through, what is held and capped",
+          "[batcher]") {
+  constexpr auto multi = BatchStrategy::multi_record;
+  constexpr auto single = BatchStrategy::single_record;
+  SECTION("Line or None, MultiRecord, no record needed whole: streamed, nothing held") {
+    for (const SplitType split : {SplitType::line, SplitType::none}) {
+      const auto plan = plan_reading(0, multi, split, false);
+      CHECK(plan.stream_object);
+      CHECK(plan.pass_through);
+    }
+    CHECK(plan_reading(0, single, SplitType::none, false).pass_through);
+  }
+  SECTION("records needed whole, or framing to check: streamed, each record held and capped") {
+    for (const auto& plan : {plan_reading(0, multi, SplitType::line, true),
+                             plan_reading(0, multi, SplitType::none, true),
+                             plan_reading(0, multi, SplitType::recordio, false),
+                             plan_reading(0, multi, SplitType::tfrecord, false)}) {
+      CHECK(plan.stream_object);
+      CHECK_FALSE(plan.pass_through);
+      CHECK(plan.record_limit == 104'857'600);
+      CHECK_THAT(plan.limit_reason,
+                 Catch::Contains("MaxPayloadInMB 0") && Catch::Contains("limited to 100 MiB"));
+    }
+  }
+  SECTION("SingleRecord: one request per record, held and capped") {
+    const auto plan = plan_reading(0, single, SplitType::line, false);
+    CHECK_FALSE(plan.stream_object);
+    CHECK_FALSE(plan.pass_through);
+    CHECK(plan.record_limit == kHeldRecordLimitBytes);
+  }
+  SECTION("a payload limit: batches, records bounded by it, no reason added") {
+    const auto plan = plan_reading(6'291'456, multi, SplitType::line, false);
+    CHECK_FALSE(plan.stream_object);
+    CHECK_FALSE(plan.pass_through);
+    CHECK(plan.record_limit == 6'291'456);
+    CHECK(plan.limit_reason.empty());
+  }
+}

@@ -59,6 +59,19 @@ TEST_CASE("Line: a line over the limit is an error naming record, offset and lim
   }
 }
 
+TEST_CASE("A record over the limit: the limit's reason follows the error", "[splitter]") {
+  auto line = make_splitter(SplitType::line, 4, "why this limit");
+  CHECK(line->feed("toolong").error().message ==
+        "record 0 (byte offset 0): larger than the limit of 4 bytes; why this limit");
+  auto none = make_splitter(SplitType::none, 4, "why this limit");
+  CHECK(none->feed("toolong").error().message ==
+        "the object (SplitType None: one record) is larger than the limit of 4 bytes; why this "
+        "limit");
+  auto tfrecord = make_splitter(SplitType::tfrecord, 4, "why this limit");
+  CHECK(tfrecord->feed(testing::tfrecord("12345")).error().message ==
+        "record 0 (byte offset 0): 5 bytes, larger than the limit of 4 bytes; why this limit");
+}
+
 TEST_CASE("Line: after an error every call returns it", "[splitter][line]") {
   auto splitter = make_splitter(SplitType::line, 4);
   CHECK_FALSE(splitter->feed("toolong").ok());
