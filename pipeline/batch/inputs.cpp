@@ -2,10 +2,12 @@
 
 #include <fmt/format.h>
 
-#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <stdexcept>
 
 #include "pipeline/common/log.h"
+#include "pipeline/storage/uri.h"
 #include "pipeline/transform/manifest.h"
 
 namespace tandem::batch {
@@ -34,6 +36,11 @@ std::string with_trailing_slash(std::string uri) {
   return uri;
 }
 
+// A name for a message: quoted, control characters escaped, invalid UTF-8 replaced.
+std::string quoted(const std::string& text) {
+  return nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 struct Listed {
   storage::ObjectStore* store;
   std::string key;
@@ -42,28 +49,71 @@ struct Listed {
   std::uint64_t size;
 };
 
-std::vector<Listed> list_prefix(const transform::TransformJob& job, InputPlan& plan) {
+// Every object under the input prefix but the output folder's, when the output folder lies
+// inside the input: a second run must not read the first one's outputs back as input.
+// Links and special files are left out by the store; each is logged and kept for the report.
+std::vector<Listed> list_prefix(const transform::TransformJob& job, const storage::Location& output,
+                                InputPlan& plan) {
   auto location = storage::open_location(job.input.uri);
   log::debug("input {}: {}", job.input.uri, location.description);
+  const std::string base_uri =
+      job.input.uri.substr(0, job.input.uri.size() - location.prefix.size());
+  const std::optional<std::string> output_folder = storage::folder_within(location, output);
   auto* store = location.store.get();
   plan.input_stores.push_back(std::move(location.store));
+  storage::Listing listing = store->list_with_skipped(location.prefix);
+  for (auto& entry : listing.skipped) {
+    SkippedInput skipped{transform::join_location(base_uri, entry.key), std::move(entry.reason)};
+    log::warn("{}: not read: {}", log::quoted(skipped.input), skipped.reason);
+    plan.left_out.skipped.push_back(std::move(skipped));
+  }
   std::vector<Listed> listed;
-  for (const auto& object : store->list(location.prefix)) {
+  for (const auto& object : listing.objects) {
     if (object.key.ends_with('/')) continue;  // a "folder" marker, not data
+    if (output_folder && object.key.starts_with(*output_folder)) {
+      ++plan.left_out.in_output_folder;
+      continue;
+    }
     auto relative = transform::relative_key(object.key, location.prefix);
     if (!relative) throw std::runtime_error(job.input.uri + ": " + relative.error().message);
-    listed.push_back(
-        {store, object.key,
-         transform::join_location(
-             job.input.uri.substr(0, job.input.uri.size() - location.prefix.size()), object.key),
-         std::move(*relative), object.size});
+    listed.push_back({store, object.key, transform::join_location(base_uri, object.key),
+                      std::move(*relative), object.size});
+  }
+  if (plan.left_out.in_output_folder > 0) {
+    plan.left_out.output_folder = plan.output_uri;
+    log::info("{}: {} object(s) under the output folder {} not read: it is never read as input",
+              job.input.uri, plan.left_out.in_output_folder, plan.output_uri);
   }
   if (listed.empty()) {
-    throw std::runtime_error(fmt::format("{}: no objects under this prefix", job.input.uri));
+    std::string why;
+    if (!plan.left_out.skipped.empty())
+      why += fmt::format("; {} entr(ies) skipped, not regular files", plan.left_out.skipped.size());
+    if (plan.left_out.in_output_folder > 0) {
+      why += fmt::format("; {} object(s) under the output folder {}, which is never read as input",
+                         plan.left_out.in_output_folder, plan.output_uri);
+    }
+    throw std::runtime_error(fmt::format("{}: no objects under this prefix{}", job.input.uri, why));
   }
   return listed;
 }
 
+// Why a manifest entry is refused, naming the manifest, the entry's place and the entry.
+std::string refused_entry(const std::string& manifest, const transform::ManifestEntry& entry,
+                          const std::string& folder_uri, const std::string& relative) {
+  const std::string names = relative == entry.relative_key
+                                ? std::string()
+                                : fmt::format(" (it names {} there)", quoted(relative));
+  return fmt::format(
+      "{}: [{}]: {} leads outside the prefix's folder {}{}; an entry may not be absolute or have "
+      "a \".\" or \"..\" segment",
+      manifest, entry.index, quoted(entry.relative_key), folder_uri, names);
+}
+
+// The objects a manifest names, all read through one store: the prefix's folder (the prefix
+// up to its last '/'). Each entry's key below that folder is the path the store reads, once
+// the URI's own decoding is applied (a file:// URI is percent-decoded), so "%2e%2e/" is
+// checked as the ".." it is. Any entry that would lead outside fails the job before anything
+// is read, every such entry named.
 std::vector<Listed> list_manifest(const transform::TransformJob& job, InputPlan& plan) {
   auto manifest_location = storage::open_location(job.input.uri);
   if (manifest_location.prefix.empty()) {
@@ -74,19 +124,37 @@ std::vector<Listed> list_manifest(const transform::TransformJob& job, InputPlan&
       read_small_object(*manifest_location.store, manifest_location.prefix, job.input.uri);
   auto entries = transform::parse_manifest(text, job.input.uri);
   if (!entries) throw std::runtime_error(entries.error().message);
-  // One store per folder the entries live in.
-  std::map<std::string, storage::Location> folders;
+  if (entries->empty()) return {};
+  const auto& first = entries->front();
+  const std::string prefix = first.uri.substr(0, first.uri.size() - first.relative_key.size());
+  const std::size_t slash = prefix.rfind('/');
+  const std::string folder_uri = slash == std::string::npos ? "./" : prefix.substr(0, slash + 1);
+  auto folder = storage::open_location(folder_uri);
+  const std::string folder_path =
+      slash == std::string::npos ? "" : storage::parse_storage_uri(folder_uri).path;
   std::vector<Listed> listed;
+  std::string refused;
   for (const auto& entry : *entries) {
-    const std::size_t slash = entry.uri.rfind('/');
-    const std::string folder = slash == std::string::npos ? "./" : entry.uri.substr(0, slash + 1);
-    const std::string name = slash == std::string::npos ? entry.uri : entry.uri.substr(slash + 1);
-    auto it = folders.find(folder);
-    if (it == folders.end()) it = folders.emplace(folder, storage::open_location(folder)).first;
+    std::string path;
+    try {
+      path = storage::parse_storage_uri(entry.uri).path;
+    } catch (const storage::StorageError& e) {
+      refused += fmt::format("{}{}: [{}]: {}", refused.empty() ? "" : "\n", job.input.uri,
+                             entry.index, e.what());
+      continue;
+    }
+    const std::string relative =
+        path.starts_with(folder_path) ? path.substr(folder_path.size()) : path;
+    if (!path.starts_with(folder_path) || !transform::stays_below(relative)) {
+      refused +=
+          (refused.empty() ? "" : "\n") + refused_entry(job.input.uri, entry, folder_uri, relative);
+      continue;
+    }
     listed.push_back(
-        {it->second.store.get(), it->second.prefix + name, entry.uri, entry.relative_key, 0});
+        {folder.store.get(), folder.prefix + relative, entry.uri, entry.relative_key, 0});
   }
-  for (auto& [folder, location] : folders) plan.input_stores.push_back(std::move(location.store));
+  if (!refused.empty()) throw std::runtime_error(refused);
+  plan.input_stores.push_back(std::move(folder.store));
   return listed;
 }
 
@@ -95,13 +163,13 @@ std::vector<Listed> list_manifest(const transform::TransformJob& job, InputPlan&
 InputPlan plan_inputs(const transform::TransformJob& job, const transform::Shard& shard,
                       bool resume) {
   InputPlan plan;
-  std::vector<Listed> listed = job.input.data_type == transform::S3DataType::manifest_file
-                                   ? list_manifest(job, plan)
-                                   : list_prefix(job, plan);
-  plan.listed = listed.size();
   plan.output_uri = with_trailing_slash(job.output.path);
   auto output = storage::open_location(plan.output_uri);
   log::debug("output {}: {}", plan.output_uri, output.description);
+  std::vector<Listed> listed = job.input.data_type == transform::S3DataType::manifest_file
+                                   ? list_manifest(job, plan)
+                                   : list_prefix(job, output, plan);
+  plan.listed = listed.size();
   plan.output_store = std::move(output.store);
   for (auto& object : listed) {
     if (!shard.owns(object.relative)) {

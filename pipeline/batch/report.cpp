@@ -92,6 +92,31 @@ std::string read_text(const Progress& p) {
   return fmt::format("{}/{}", human_bytes(p.bytes_read), human_bytes(p.bytes_total));
 }
 
+// Each skipped entry is named, up to this many; the report lists them all.
+constexpr std::size_t kSkippedInSummary = 20;
+
+std::string left_out_summary(const LeftOut& left_out) {
+  std::string out;
+  if (!left_out.skipped.empty()) {
+    out += fmt::format("\n  skipped {} input entr{}, not read:", left_out.skipped.size(),
+                       left_out.skipped.size() == 1 ? "y" : "ies");
+    const std::size_t shown = std::min(left_out.skipped.size(), kSkippedInSummary);
+    for (std::size_t i = 0; i < shown; ++i) {
+      out += fmt::format("\n    {}: {}", left_out.skipped[i].input, left_out.skipped[i].reason);
+    }
+    if (shown < left_out.skipped.size()) {
+      out += fmt::format("\n    ... and {} more (the report lists them all)",
+                         left_out.skipped.size() - shown);
+    }
+  }
+  if (left_out.in_output_folder > 0) {
+    out += fmt::format(
+        "\n  skipped {} object(s) under the output folder {}, which is never read as input",
+        left_out.in_output_folder, left_out.output_folder);
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string_view to_string(ObjectStatus status) {
@@ -205,6 +230,7 @@ std::string summary(const JobReport& r) {
     out += fmt::format("\n  --resume: {} object(s) already had their .out and were skipped",
                        r.resumed.size());
   }
+  out += left_out_summary(r.left_out);
   for (const auto& o : r.objects) {
     if (o.status != ObjectStatus::failed || !o.failure) continue;
     out += fmt::format("\n  FAILED {}: {}", o.input, describe(*o.failure));
@@ -250,6 +276,12 @@ nlohmann::ordered_json to_json(const JobReport& r) {
                 {"ObjectsListed", r.listed},
                 {"ObjectsOfOtherShards", r.other_shards}};
   j["Resumed"] = r.resumed;
+  nlohmann::ordered_json skipped = nlohmann::ordered_json::array();
+  for (const auto& entry : r.left_out.skipped) {
+    skipped.push_back({{"Input", entry.input}, {"Reason", entry.reason}});
+  }
+  j["Skipped"] = skipped;
+  j["OutputFolderObjectsNotRead"] = r.left_out.in_output_folder;
   std::uint64_t records = 0, read = 0, written = 0;
   std::size_t failed = 0, completed = 0;
   nlohmann::ordered_json objects = nlohmann::ordered_json::array();

@@ -47,6 +47,22 @@ struct ObjectReport {
 
 enum class JobStatus { completed, failed, stopped };
 
+// An entry of the input folder that was not read, and why.
+struct SkippedInput {
+  std::string input;   // URI
+  std::string reason;  // "a symbolic link (to /etc); tandem does not follow links ..."
+  friend bool operator==(const SkippedInput&, const SkippedInput&) = default;
+};
+
+// What the input listing did not take, so that a job never looks complete while data was
+// silently left aside: symbolic links (never followed) and special files, and the objects
+// under the output folder when it lies inside the input (never read back as input).
+struct LeftOut {
+  std::vector<SkippedInput> skipped;
+  std::size_t in_output_folder = 0;
+  std::string output_folder;  // its URI
+};
+
 struct JobReport {
   std::string name;
   JobStatus status = JobStatus::completed;
@@ -59,6 +75,7 @@ struct JobReport {
   std::size_t listed = 0;        // objects the input names
   std::size_t other_shards = 0;  // left to other hosts
   std::vector<std::string> resumed;
+  LeftOut left_out;
   std::vector<ObjectReport> objects;
   std::chrono::system_clock::time_point started;
   std::chrono::system_clock::time_point ended;

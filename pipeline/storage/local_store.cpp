@@ -184,12 +184,33 @@ void make_folder_at(int parent, const char* name, const fs::path& path) {
   }
 }
 
+bool is_link_at(int folder, const char* name) {
+  struct stat st {};
+  return ::fstatat(folder, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
+}
+
+[[noreturn]] void refuse_link(const fs::path& path, bool reading) {
+  throw StorageError(path.string() + (reading ? ": is a symbolic link; tandem never reads through "
+                                                "a link inside an input folder"
+                                              : ": is a symbolic link; tandem never writes through "
+                                                "a link inside an output folder"));
+}
+
+// What a folder below the root is opened for: it decides what a missing folder and a link
+// mean.
+enum class FolderUse {
+  create,  // an output's folder: missing ones are made, a link is an error
+  write,   // the folder of an output to remove: missing is nullopt, a link is an error
+  read,    // an input's folder: missing is nullopt, a link is an error
+  look,    // exists(): missing or a link is nullopt, as nothing tandem may use is there
+};
+
 // Opens the folder `relative` (a validated key's folder part) under `root`, one segment at a
-// time without following symbolic links, creating missing ones when `create`: a link placed
-// inside the root can never send a write outside it. The root itself is the caller's choice
-// and may be a link. Without `create`, a missing folder is nullopt.
+// time without following symbolic links: a link placed inside the root can never send a read
+// or a write outside it. The root itself is the caller's choice and may be a link.
 std::optional<FileDescriptor> open_folder(const fs::path& root, const fs::path& relative,
-                                          bool create) {
+                                          FolderUse use) {
+  const bool create = use == FolderUse::create;
   if (create) {
     fs::path partial;
     for (const fs::path& part : root) {
@@ -209,12 +230,9 @@ std::optional<FileDescriptor> open_folder(const fs::path& root, const fs::path& 
         ::openat(folder.get(), part.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (next.get() < 0) {
       const int error = errno;
-      struct stat st {};
-      if (::fstatat(folder.get(), part.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-          S_ISLNK(st.st_mode)) {
-        throw StorageError(fmt::format(
-            "{}: is a symbolic link; tandem never writes through a link inside an output folder",
-            path.string()));
+      if (is_link_at(folder.get(), part.c_str())) {
+        if (use == FolderUse::look) return std::nullopt;
+        refuse_link(path, use == FolderUse::read);
       }
       if (!create && (error == ENOENT || error == ENOTDIR)) return std::nullopt;
       fail(path, create ? "cannot create folder" : "cannot open folder", error);
@@ -224,27 +242,81 @@ std::optional<FileDescriptor> open_folder(const fs::path& root, const fs::path& 
   return folder;
 }
 
-// Adds every regular file at or under `path` (a folder entry that matched the prefix).
-void collect(const fs::path& root, const fs::directory_entry& entry, std::vector<ObjectInfo>& out) {
-  std::error_code ec;
-  if (is_local_temp_name(entry.path().filename().string())) return;
-  if (entry.is_regular_file(ec)) {
-    std::uint64_t size = entry.file_size(ec);
-    if (ec) fail(entry.path(), "stat failed", ec.value());
-    out.push_back({entry.path().lexically_relative(root).generic_string(), size});
-    return;
-  }
-  if (!entry.is_directory(ec)) return;  // sockets, fifos, dangling links: not objects
-  fs::recursive_directory_iterator it(entry.path(), ec), end;
-  if (ec) fail(entry.path(), "cannot list folder", ec.value());
-  for (; it != end; it.increment(ec)) {
-    if (ec) fail(entry.path(), "cannot list folder", ec.value());
-    if (it->is_regular_file(ec) && !is_local_temp_name(it->path().filename().string())) {
-      out.push_back({it->path().lexically_relative(root).generic_string(), it->file_size(ec)});
-      if (ec) fail(it->path(), "stat failed", ec.value());
+// Control bytes of a name shown in a message as \xNN, so a link's target cannot forge lines.
+std::string printable(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+    } else {
+      out += c;
     }
   }
-  if (ec) fail(entry.path(), "cannot list folder", ec.value());
+  return out;
+}
+
+std::string link_reason(const fs::path& link) {
+  std::error_code ec;
+  const fs::path target = fs::read_symlink(link, ec);
+  return fmt::format("a symbolic link (to {}); tandem does not follow links in an input folder",
+                     ec ? std::string("?") : printable(target.string()));
+}
+
+fs::file_type file_type_of(mode_t mode) {
+  if (S_ISFIFO(mode)) return fs::file_type::fifo;
+  if (S_ISSOCK(mode)) return fs::file_type::socket;
+  if (S_ISBLK(mode)) return fs::file_type::block;
+  if (S_ISCHR(mode)) return fs::file_type::character;
+  return fs::file_type::unknown;
+}
+
+std::string special_file_reason(fs::file_type type) {
+  switch (type) {
+    case fs::file_type::fifo:
+      return "a FIFO, not a regular file";
+    case fs::file_type::socket:
+      return "a socket, not a regular file";
+    case fs::file_type::block:
+      return "a block device, not a regular file";
+    case fs::file_type::character:
+      return "a character device, not a regular file";
+    default:
+      return "not a regular file";
+  }
+}
+
+// Lists the folder `dir`, whose entries have keys `key_prefix` + name, taking only the entries
+// whose names start with `partial` at this level, and everything below the folders taken.
+// Iterative (a stack of folders still to read), so a deeply nested tree costs heap, not stack.
+void walk(const fs::path& dir, const std::string& key_prefix, std::string_view partial,
+          Listing& out) {
+  std::vector<std::pair<fs::path, std::string>> pending{{dir, key_prefix}};
+  for (bool top = true; !pending.empty(); top = false) {
+    auto [folder, prefix] = std::move(pending.back());
+    pending.pop_back();
+    std::error_code ec;
+    fs::directory_iterator it(folder, ec), end;
+    for (; !ec && it != end; it.increment(ec)) {
+      const std::string name = it->path().filename().string();
+      if ((top && !name.starts_with(partial)) || is_local_temp_name(name)) continue;
+      const std::string key = prefix + name;
+      std::error_code status_ec;
+      const fs::file_type type = it->symlink_status(status_ec).type();
+      if (status_ec) fail(it->path(), "stat failed", status_ec.value());
+      if (type == fs::file_type::regular) {
+        const std::uintmax_t size = it->file_size(status_ec);
+        if (status_ec) fail(it->path(), "stat failed", status_ec.value());
+        out.objects.push_back({key, size});
+      } else if (type == fs::file_type::directory) {
+        pending.emplace_back(it->path(), key + "/");
+      } else if (type == fs::file_type::symlink) {
+        out.skipped.push_back({key, link_reason(it->path())});
+      } else {
+        out.skipped.push_back({key, special_file_reason(type)});
+      }
+    }
+    if (ec) fail(folder, "cannot list folder", ec.value());
+  }
 }
 
 }  // namespace
@@ -260,47 +332,78 @@ fs::path LocalStore::path_of(const std::string& key) const {
   return root_ / key;
 }
 
-// S3 semantics over a tree: only the folder holding the prefix's last segment is read, and
-// only its entries whose names start with that segment are descended into.
 std::vector<ObjectInfo> LocalStore::list(const std::string& prefix) {
-  if (prefix.starts_with('/')) return {};  // no key starts with '/'
-  std::size_t slash = prefix.rfind('/');
-  std::string folder = slash == std::string::npos ? "" : prefix.substr(0, slash);
-  std::string partial = slash == std::string::npos ? prefix : prefix.substr(slash + 1);
-  if (!folder.empty()) validate_key(folder);
-  fs::path dir = folder.empty() ? root_ : root_ / folder;
+  return list_with_skipped(prefix).objects;
+}
 
-  std::vector<ObjectInfo> objects;
+// S3 semantics over a tree: only the folder holding the prefix's last segment is read, and
+// only its entries whose names start with that segment are descended into. The prefix's own
+// folders are walked like any other: a link among them is skipped, not followed.
+Listing LocalStore::list_with_skipped(const std::string& prefix) {
+  if (prefix.starts_with('/')) return {};  // no key starts with '/'
+  const std::size_t slash = prefix.rfind('/');
+  const std::string folder = slash == std::string::npos ? "" : prefix.substr(0, slash);
+  const std::string partial = slash == std::string::npos ? prefix : prefix.substr(slash + 1);
+  if (!folder.empty()) validate_key(folder);
+
+  Listing listing;
+  fs::path dir = root_;
+  std::string folder_key;
   std::error_code ec;
+  for (const fs::path& part : fs::path(folder)) {
+    dir /= part;
+    folder_key += part.string();
+    if (fs::symlink_status(dir, ec).type() == fs::file_type::symlink) {
+      listing.skipped.push_back({folder_key, link_reason(dir)});
+      return listing;
+    }
+    folder_key += '/';
+  }
   if (!fs::is_directory(dir, ec)) {
     if (ec && ec != std::errc::no_such_file_or_directory && ec != std::errc::not_a_directory) {
       fail(dir, "cannot list folder", ec.value());
     }
-    return objects;
+    return listing;
   }
-  fs::directory_iterator it(dir, ec), end;
-  for (; !ec && it != end; it.increment(ec)) {
-    if (it->path().filename().string().starts_with(partial)) collect(root_, *it, objects);
-  }
-  if (ec) fail(dir, "cannot list folder", ec.value());
-  std::sort(objects.begin(), objects.end(),
+  walk(dir, folder_key, partial, listing);
+  std::sort(listing.objects.begin(), listing.objects.end(),
             [](const ObjectInfo& a, const ObjectInfo& b) { return a.key < b.key; });
-  return objects;
+  std::sort(listing.skipped.begin(), listing.skipped.end(),
+            [](const SkippedEntry& a, const SkippedEntry& b) { return a.key < b.key; });
+  return listing;
 }
 
 std::unique_ptr<InputStream> LocalStore::open(const std::string& key) {
-  fs::path path = path_of(key);
-  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) fail(path, "open failed", errno);
+  const fs::path path = path_of(key);
+  std::optional<FileDescriptor> folder =
+      open_folder(root_, fs::path(key).parent_path(), FolderUse::read);
+  if (!folder) fail(path, "open failed", ENOENT);
+  const std::string name = path.filename().string();
+  // O_NONBLOCK: a FIFO named by a manifest must not block the open until a writer comes.
+  FileDescriptor fd(
+      ::openat(folder->get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  if (fd.get() < 0) {
+    const int error = errno;
+    if (is_link_at(folder->get(), name.c_str())) refuse_link(path, true);
+    fail(path, "open failed", error);
+  }
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) fail(path, "stat failed", errno);
   if (S_ISDIR(st.st_mode)) fail(path, "open failed", EISDIR);
+  if (!S_ISREG(st.st_mode)) {
+    throw StorageError(fmt::format("{}: open failed: {}", path.string(),
+                                   special_file_reason(file_type_of(st.st_mode))));
+  }
+  const int flags = ::fcntl(fd.get(), F_GETFL);
+  if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) != 0)
+    fail(path, "fcntl failed", errno);
   return std::make_unique<LocalInputStream>(path, fd.release());
 }
 
 std::unique_ptr<OutputObject> LocalStore::create(const std::string& key) {
   fs::path path = path_of(key);
-  FileDescriptor folder = std::move(*open_folder(root_, fs::path(key).parent_path(), true));
+  FileDescriptor folder =
+      std::move(*open_folder(root_, fs::path(key).parent_path(), FolderUse::create));
   std::string temp = fmt::format(".{}.tmp-{}", path.filename().string(), random_suffix());
   // O_EXCL: two writers of one key never share a temporary file.
   FileDescriptor fd(::openat(folder.get(), temp.c_str(),
@@ -310,19 +413,25 @@ std::unique_ptr<OutputObject> LocalStore::create(const std::string& key) {
   return std::make_unique<LocalOutputObject>(path, std::move(temp), folder.release(), fd.release());
 }
 
+// A link, at the name or on the way, is no object: --resume runs the object again, and its
+// create() replaces the link or fails naming it.
 bool LocalStore::exists(const std::string& key) {
-  fs::path path = path_of(key);
-  std::error_code ec;
-  bool regular = fs::is_regular_file(path, ec);
-  if (ec && ec != std::errc::no_such_file_or_directory && ec != std::errc::not_a_directory) {
-    fail(path, "stat failed", ec.value());
+  const fs::path path = path_of(key);
+  std::optional<FileDescriptor> folder =
+      open_folder(root_, fs::path(key).parent_path(), FolderUse::look);
+  if (!folder) return false;
+  struct stat st {};
+  if (::fstatat(folder->get(), path.filename().c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return false;
+    fail(path, "stat failed", errno);
   }
-  return regular;
+  return S_ISREG(st.st_mode);
 }
 
 void LocalStore::remove(const std::string& key) {
   fs::path path = path_of(key);
-  std::optional<FileDescriptor> folder = open_folder(root_, fs::path(key).parent_path(), false);
+  std::optional<FileDescriptor> folder =
+      open_folder(root_, fs::path(key).parent_path(), FolderUse::write);
   if (!folder) return;  // nothing there to remove
   const std::string name = path.filename().string();
   if (::unlinkat(folder->get(), name.c_str(), 0) != 0 && errno != ENOENT) {

@@ -2,6 +2,12 @@
 // Writes go to a hidden temporary file beside the target (`.<name>.tmp-<random>`) that is
 // fsynced and renamed over the key on commit, so a reader sees the whole file or nothing.
 // list() never returns those temporary files.
+//
+// Symbolic links below the root are never followed, in either direction: list() leaves them
+// out (list_with_skipped() says which), open() and create() refuse a key that passes through
+// one, and exists() does not see an object behind one. Each folder is opened relative to the
+// one above it with O_NOFOLLOW, so a link swapped in while tandem works cannot redirect it
+// either. The root itself is the caller's choice and may be a link.
 #pragma once
 
 #include <filesystem>
@@ -15,6 +21,7 @@ class LocalStore final : public ObjectStore {
   explicit LocalStore(std::filesystem::path root);
 
   std::vector<ObjectInfo> list(const std::string& prefix) override;
+  Listing list_with_skipped(const std::string& prefix) override;
   std::unique_ptr<InputStream> open(const std::string& key) override;
   std::unique_ptr<OutputObject> create(const std::string& key) override;
   bool exists(const std::string& key) override;

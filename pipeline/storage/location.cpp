@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <optional>
 
 #include "pipeline/storage/aws_config.h"
 #include "pipeline/storage/local_store.h"
@@ -49,6 +50,21 @@ std::string scheme_of(const std::string& uri) {
       scheme.find_first_not_of(
           "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.") == std::string::npos;
   return valid ? scheme : "";
+}
+
+// The folder a local path names, links resolved, without a trailing separator.
+std::optional<std::filesystem::path> resolved_folder(const std::filesystem::path& path) {
+  std::error_code ec;
+  std::filesystem::path resolved = std::filesystem::weakly_canonical(path, ec);
+  if (ec) return std::nullopt;
+  if (!resolved.has_filename() && resolved.has_parent_path()) resolved = resolved.parent_path();
+  return resolved;
+}
+
+// A prefix's folder part: up to and including its last '/'.
+std::string folder_of(const std::string& prefix) {
+  const std::size_t slash = prefix.rfind('/');
+  return slash == std::string::npos ? "" : prefix.substr(0, slash + 1);
 }
 
 Location open_local(const std::string& uri, const std::filesystem::path& path) {
@@ -104,6 +120,28 @@ Location open_location(const std::string& uri) {
   } catch (const StorageError& error) {
     throw StorageError(fmt::format("{}: {}", uri, error.what()));
   }
+}
+
+std::optional<std::string> folder_within(const Location& outer, const Location& inner) {
+  const auto* outer_local = dynamic_cast<const LocalStore*>(outer.store.get());
+  const auto* inner_local = dynamic_cast<const LocalStore*>(inner.store.get());
+  std::string key;
+  if (outer_local && inner_local) {
+    const auto outer_root = resolved_folder(outer_local->root());
+    const auto inner_root = resolved_folder(inner_local->root());
+    if (!outer_root || !inner_root) return std::nullopt;
+    const std::filesystem::path relative = inner_root->lexically_relative(*outer_root);
+    if (relative.empty() || *relative.begin() == "..") return std::nullopt;
+    if (relative != ".") key = relative.generic_string() + "/";
+  } else if (!outer_local && !inner_local) {
+    if (parse_storage_uri(outer.uri).bucket != parse_storage_uri(inner.uri).bucket)
+      return std::nullopt;
+  } else {
+    return std::nullopt;
+  }
+  key += folder_of(inner.prefix);
+  if (!key.starts_with(folder_of(outer.prefix))) return std::nullopt;
+  return key;
 }
 
 }  // namespace tandem::storage

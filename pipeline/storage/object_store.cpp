@@ -7,4 +7,8 @@ InputStream::~InputStream() = default;
 OutputObject::~OutputObject() = default;
 ObjectStore::~ObjectStore() = default;
 
+Listing ObjectStore::list_with_skipped(const std::string& prefix) {
+  return {list(prefix), {}};
+}
+
 }  // namespace tandem::storage

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -26,6 +27,19 @@ struct ObjectInfo {
   std::string key;  // the full key within the store ('/'-separated, also for folders)
   std::uint64_t size = 0;
   friend bool operator==(const ObjectInfo&, const ObjectInfo&) = default;
+};
+
+// An entry that a listing left out although a reader could take it for data, and why: a
+// local folder's symbolic links (never followed) and special files (FIFOs, sockets, devices).
+struct SkippedEntry {
+  std::string key;     // where it is, as the key of an object there would be
+  std::string reason;  // "a symbolic link (to /etc); tandem does not follow links ..."
+  friend bool operator==(const SkippedEntry&, const SkippedEntry&) = default;
+};
+
+struct Listing {
+  std::vector<ObjectInfo> objects;    // what list() returns
+  std::vector<SkippedEntry> skipped;  // sorted by key
 };
 
 // A sequential reader of one object. Memory use is bounded (one read chunk), whatever the
@@ -54,6 +68,8 @@ class ObjectStore {
   // Every object whose key starts with `prefix` (a plain string prefix, as in S3), at any
   // depth, sorted by key (byte order).
   virtual std::vector<ObjectInfo> list(const std::string& prefix) = 0;
+  // list(), with what it left out. A store that leaves nothing out (S3) need not override it.
+  virtual Listing list_with_skipped(const std::string& prefix);
   virtual std::unique_ptr<InputStream> open(const std::string& key) = 0;
   virtual std::unique_ptr<OutputObject> create(const std::string& key) = 0;
   virtual bool exists(const std::string& key) = 0;
@@ -76,5 +92,12 @@ struct Location {
 // its configuration from the environment the AWS way (see docs/storage.md). Throws
 // StorageError naming the URI.
 Location open_location(const std::string& uri);
+
+// The key prefix, within `outer`'s store, of the folder that `inner` names, when that folder
+// is `outer`'s folder (its prefix up to the last '/') or below it: "out/" for the output
+// folder `/data/in/out/` of the input `/data/in/`, "in/out/" for `s3://b/in/out/` and
+// `s3://b/in/`. nullopt when it lies elsewhere (another folder tree, bucket or scheme). Local
+// folders are compared once links are resolved, so two names of one folder are one folder.
+std::optional<std::string> folder_within(const Location& outer, const Location& inner);
 
 }  // namespace tandem::storage

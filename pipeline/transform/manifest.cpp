@@ -53,7 +53,7 @@ Result<std::vector<ManifestEntry>> parse_manifest(std::string_view json_text,
       fields.error(where, "must not be empty");
       continue;
     }
-    if (prefix) entries.push_back({*prefix + relative, relative});
+    if (prefix) entries.push_back({*prefix + relative, relative, i});
   }
   if (fields.has_errors()) return fields.to_error();
   return entries;

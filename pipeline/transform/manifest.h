@@ -2,9 +2,12 @@
 //   [{"prefix": "s3://bucket/p/"}, "rel/a.csv", "rel/b.csv"]
 // names the objects prefix + each entry (plain concatenation, as S3 keys are strings: a prefix
 // without a trailing "/" joins as written). The relative entry is also the object's key for
-// naming its output (`rel/a.csv` → `rel/a.csv.out`).
+// naming its output (`rel/a.csv` → `rel/a.csv.out`). Whether the object it names stays under
+// the prefix's folder depends on the scheme (a file:// URI is percent-decoded), so the caller
+// that opens the store checks it (batch/inputs.cpp).
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,6 +19,7 @@ namespace tandem::transform {
 struct ManifestEntry {
   std::string uri;           // prefix + relative
   std::string relative_key;  // the entry as written
+  std::size_t index = 0;     // its place in the manifest's array, for messages: "[3]"
 };
 
 // Every error is reported, one per line, naming the entry: `manifest.json: [3]: expected a

@@ -60,9 +60,13 @@ Result<std::string> relative_key(std::string_view key, std::string_view prefix) 
   return std::string(key.substr(cut));
 }
 
+bool stays_below(std::string_view relative_key) {
+  return !relative_key.empty() && relative_key.front() != '/' && !has_dot_segment(relative_key) &&
+         relative_key.find('\0') == std::string_view::npos;
+}
+
 Result<OutputKeys> output_keys(std::string_view relative_key) {
-  if (relative_key.empty() || relative_key.front() == '/' || has_dot_segment(relative_key) ||
-      relative_key.find('\0') != std::string_view::npos) {
+  if (!stays_below(relative_key)) {
     return Error{fmt::format(
         "cannot name the output of \"{}\": an empty or absolute key, or a \".\" or \"..\" "
         "segment, could write outside the output location",

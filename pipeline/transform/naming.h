@@ -23,12 +23,16 @@ namespace tandem::transform {
 // is the folder itself (a "directory marker" object).
 Result<std::string> relative_key(std::string_view key, std::string_view prefix);
 
+// True when `relative_key`, joined under a folder or key prefix, names something below it
+// on a file system too: not empty, not absolute, no NUL, no "." or ".." segment.
+bool stays_below(std::string_view relative_key);
+
 struct OutputKeys {
   std::string output;  // <relative>.out
   std::string errors;  // <relative>.out.errors
 };
-// Rejects relative keys that could leave the output location once it is a local folder: an
-// absolute path or a "." or ".." segment.
+// Rejects relative keys that could leave the output location once it is a local folder (those
+// not stays_below()).
 Result<OutputKeys> output_keys(std::string_view relative_key);
 
 // `location` + "/" + `key`, without doubling a trailing "/".

@@ -269,8 +269,8 @@ def test_a_manifest_entry_cannot_name_an_output_outside(tmp_path, entry):
                         "--s3-data-type", "ManifestFile", "--output", str(tmp_path / "out"))
     assert run.returncode == 1, run.log
     assert run.report["FailureReason"] == (
-        f'{data}/{entry}: cannot name the output of "{entry}": an empty or absolute key, or a '
-        '"." or ".." segment, could write outside the output location')
+        f'{manifest}: [2]: "{entry}" leads outside the prefix\'s folder {data}/; an entry may '
+        'not be absolute or have a "." or ".." segment')
     # Nothing was written anywhere: not outside, not even the good entry's output.
     after = [p for p in everything_under(tmp_path) if not p.startswith(("report-", "pipeline-"))]
     assert after == [p for p in before if not p.startswith(("report-", "pipeline-"))]

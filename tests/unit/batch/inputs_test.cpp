@@ -107,3 +107,116 @@ TEST_CASE("an empty prefix and a folder given as a manifest are errors naming th
   CHECK_THROWS_WITH(batch::plan_inputs(job, {}, false),
                     Catch::Contains("ManifestFile needs the manifest file's URI"));
 }
+
+namespace {
+
+transform::TransformJob manifest_job(const TempDir& dir, const std::string& manifest) {
+  dir.write("m.json", manifest);
+  transform::TransformJob job;
+  job.input.uri = (dir.path / "m.json").string();
+  job.input.data_type = transform::S3DataType::manifest_file;
+  job.output.path = (dir.path / "out").string();
+  return job;
+}
+
+std::string refusal(const TempDir& dir, int index, const std::string& entry,
+                    const std::string& folder, const std::string& names = "") {
+  return (dir.path / "m.json").string() + ": [" + std::to_string(index) + "]: \"" + entry +
+         "\" leads outside the prefix's folder " + folder +
+         (names.empty() ? "" : " (it names \"" + names + "\" there)") +
+         "; an entry may not be absolute or have a \".\" or \"..\" segment";
+}
+
+}  // namespace
+
+TEST_CASE("a manifest entry is checked once percent-decoded, every refused entry named") {
+  TempDir dir;
+  dir.write("data/ok.csv", "1");
+  dir.write("secret", "s");
+  const std::string data = (dir.path / "data").string();
+  const std::string folder = "file://" + data + "/";
+  const auto job = manifest_job(
+      dir, "[{\"prefix\": \"" + folder +
+               "\"}, \"ok.csv\", \"%2e%2e/secret\", \"x/%2E%2E/%2e%2e/secret\", \"%2fetc/passwd\", "
+               "\"../secret\", \"bad%zz\"]");
+  CHECK_THROWS_WITH(batch::plan_inputs(job, {}, false),
+                    refusal(dir, 2, "%2e%2e/secret", folder, "../secret") + "\n" +
+                        refusal(dir, 3, "x/%2E%2E/%2e%2e/secret", folder, "x/../../secret") + "\n" +
+                        refusal(dir, 4, "%2fetc/passwd", folder, "/etc/passwd") + "\n" +
+                        refusal(dir, 5, "../secret", folder) + "\n" + job.input.uri + ": [6]: \"" +
+                        folder + "bad%zz\": malformed percent-escape");
+}
+
+TEST_CASE("a manifest entry is decoded like its file:// URI and named as written") {
+  TempDir dir;
+  dir.write("data/sub dir/a b.csv", "1");
+  const std::string data = (dir.path / "data").string();
+  const auto job =
+      manifest_job(dir, "[{\"prefix\": \"file://" + data + "/\"}, \"sub%20dir/a%20b.csv\"]");
+  const auto plan = batch::plan_inputs(job, {}, false);
+  REQUIRE(relatives(plan) == std::vector<std::string>{"sub%20dir/a%20b.csv"});
+  CHECK(plan.objects[0].key == "sub dir/a b.csv");
+  CHECK(plan.objects[0].uri == "file://" + data + "/sub%20dir/a%20b.csv");
+  CHECK(plan.objects[0].output_key == "sub%20dir/a%20b.csv.out");
+}
+
+TEST_CASE("a manifest prefix joins its entries as written, plain paths are not decoded") {
+  TempDir dir;
+  dir.write("data/part-1.csv", "1");
+  dir.write("data/%2e%2e/x.csv", "2");  // a folder really named %2e%2e
+  const std::string data = (dir.path / "data").string();
+  const auto plan = batch::plan_inputs(
+      manifest_job(dir, "[{\"prefix\": \"" + data + "/part-\"}, \"1.csv\"]"), {}, false);
+  REQUIRE(plan.objects.size() == 1);
+  CHECK(plan.objects[0].key == "part-1.csv");
+  const auto literal = batch::plan_inputs(
+      manifest_job(dir, "[{\"prefix\": \"" + data + "/\"}, \"%2e%2e/x.csv\"]"), {}, false);
+  REQUIRE(literal.objects.size() == 1);
+  CHECK(literal.objects[0].key == "%2e%2e/x.csv");
+}
+
+TEST_CASE("links in the input folder are left out and named") {
+  TempDir dir;
+  dir.write("in/a.csv", "1");
+  dir.write("outside/secret.csv", "s");
+  fs::create_directory_symlink(dir.path / "outside", dir.path / "in/etclink");
+  const auto plan = batch::plan_inputs(job_for(dir.path / "in", dir.path / "out"), {}, false);
+  CHECK(relatives(plan) == std::vector<std::string>{"a.csv"});
+  CHECK(plan.listed == 1);
+  CHECK(plan.left_out.skipped == std::vector<batch::SkippedInput>{
+                                     {(dir.path / "in/etclink").string(),
+                                      "a symbolic link (to " + (dir.path / "outside").string() +
+                                          "); tandem does not follow links in an input folder"}});
+}
+
+TEST_CASE("an output folder inside the input folder is never listed as input") {
+  TempDir dir;
+  dir.write("in/a.csv", "1");
+  dir.write("in/out/a.csv.out", "1");
+  dir.write("in/out/sub/b.csv.out", "2");
+  dir.write("in/outer.csv", "3");  // shares the folder's name prefix, still input
+  const auto plan = batch::plan_inputs(job_for(dir.path / "in", dir.path / "in/out"), {}, false);
+  CHECK(relatives(plan) == std::vector<std::string>{"a.csv", "outer.csv"});
+  CHECK(plan.listed == 2);
+  CHECK(plan.left_out.in_output_folder == 2);
+  CHECK(plan.left_out.output_folder == (dir.path / "in/out").string() + "/");
+
+  auto same = job_for(dir.path / "in", dir.path / "in");
+  CHECK_THROWS_WITH(batch::plan_inputs(same, {}, false),
+                    (dir.path / "in").string() +
+                        "/: no objects under this prefix; 4 object(s) under the output folder " +
+                        (dir.path / "in").string() + "/, which is never read as input");
+  // An output folder beside the input, or holding it, leaves every input object in.
+  CHECK(batch::plan_inputs(job_for(dir.path / "in", dir.path), {}, false).objects.size() == 4);
+}
+
+TEST_CASE("resuming does not take an output behind a link for done") {
+  TempDir dir;
+  dir.write("in/sub/a.csv", "1");
+  dir.write("elsewhere/a.csv.out", "not ours");
+  fs::create_directories(dir.path / "out");
+  fs::create_directory_symlink(dir.path / "elsewhere", dir.path / "out/sub");
+  const auto plan = batch::plan_inputs(job_for(dir.path / "in", dir.path / "out"), {}, true);
+  CHECK(relatives(plan) == std::vector<std::string>{"sub/a.csv"});
+  CHECK(plan.resumed.empty());
+}

@@ -109,6 +109,41 @@ TEST_CASE("the summary counts objects and names each failed one") {
   CHECK(j["Objects"][0]["Status"] == "Completed");
 }
 
+TEST_CASE("the summary and the report name what the listing left out") {
+  JobReport r;
+  r.name = "nightly";
+  CHECK(summary(r).find("skipped") == std::string::npos);
+  CHECK(to_json(r)["Skipped"] == nlohmann::json::array());
+  CHECK(to_json(r)["OutputFolderObjectsNotRead"] == 0);
+
+  r.left_out.skipped = {{"/in/etclink", "a symbolic link (to /etc)"},
+                        {"/in/fifo", "a FIFO, not a regular file"}};
+  r.left_out.in_output_folder = 3;
+  r.left_out.output_folder = "/in/out/";
+  const std::string s = summary(r);
+  CHECK(s.find("\n  skipped 2 input entries, not read:\n"
+               "    /in/etclink: a symbolic link (to /etc)\n"
+               "    /in/fifo: a FIFO, not a regular file\n"
+               "  skipped 3 object(s) under the output folder /in/out/, which is never read as "
+               "input") != std::string::npos);
+  const auto j = to_json(r);
+  CHECK(j["Skipped"] == nlohmann::json::parse(R"j([
+    {"Input": "/in/etclink", "Reason": "a symbolic link (to /etc)"},
+    {"Input": "/in/fifo", "Reason": "a FIFO, not a regular file"}])j"));
+  CHECK(j["OutputFolderObjectsNotRead"] == 3);
+
+  r.left_out = {};
+  for (int i = 0; i < 25; ++i) r.left_out.skipped.push_back({"/in/l" + std::to_string(i), "x"});
+  const std::string many = summary(r);
+  CHECK(many.find("skipped 25 input entries, not read:") != std::string::npos);
+  CHECK(many.find("/in/l19: x") != std::string::npos);
+  CHECK(many.find("/in/l20: x") == std::string::npos);
+  CHECK(many.find("    ... and 5 more (the report lists them all)") != std::string::npos);
+  CHECK(to_json(r)["Skipped"].size() == 25);
+  r.left_out.skipped.resize(1);
+  CHECK(summary(r).find("skipped 1 input entry, not read:") != std::string::npos);
+}
+
 TEST_CASE("the report shows secret Environment values as <secret>") {
   JobReport r;
   r.job.environment = {{"API_KEY", "hunter2"}, {"MODE", "fast"}};

@@ -211,6 +211,92 @@ TEST_CASE("local writes never follow a symbolic link inside the root", "[local][
   CHECK(files_under(outside.path()) == std::vector<std::string>{"victim.out"});
 }
 
+// A root holding every kind of entry a listing must not take for data.
+struct HostileTree {
+  TempDir dir, outside;
+  fs::path root = dir.path() / "root";
+  LocalStore store{root};
+  HostileTree() {
+    write_file(root / "a.csv", "a");
+    write_file(root / "sub/b.csv", "bb");
+    write_file(outside.path() / "secret.csv", "secret");
+    write_file(outside.path() / "deeper/secret.csv", "secret");
+    fs::create_directory_symlink(outside.path(), root / "etclink");
+    fs::create_directory_symlink(outside.path(), root / "sub/deeplink");
+    fs::create_symlink(outside.path() / "secret.csv", root / "file.csv");
+    fs::create_directory_symlink("sub", root / "inside");  // stays inside the root
+    fs::create_symlink("a.csv", root / "same.csv");
+    fs::create_symlink("nowhere", root / "dangling");
+    REQUIRE(::mkfifo((root / "fifo").c_str(), 0600) == 0);
+  }
+};
+
+std::string link_reason(const std::string& target) {
+  return "a symbolic link (to " + target + "); tandem does not follow links in an input folder";
+}
+
+TEST_CASE("local list never follows a symbolic link and says what it left out",
+          "[local][security]") {
+  HostileTree tree;
+  const std::string outside = tree.outside.path().string();
+  Listing listing = tree.store.list_with_skipped("");
+  CHECK(listing.objects == std::vector<ObjectInfo>{{"a.csv", 1}, {"sub/b.csv", 2}});
+  CHECK(listing.skipped == std::vector<SkippedEntry>{
+                               {"dangling", link_reason("nowhere")},
+                               {"etclink", link_reason(outside)},
+                               {"fifo", "a FIFO, not a regular file"},
+                               {"file.csv", link_reason(outside + "/secret.csv")},
+                               {"inside", link_reason("sub")},
+                               {"same.csv", link_reason("a.csv")},
+                               {"sub/deeplink", link_reason(outside)},
+                           });
+  CHECK(tree.store.list("") == listing.objects);
+  // A prefix through a link: the link is named, nothing below it listed.
+  CHECK(tree.store.list_with_skipped("etclink/").objects.empty());
+  CHECK(tree.store.list_with_skipped("etclink/").skipped ==
+        std::vector<SkippedEntry>{{"etclink", link_reason(outside)}});
+  CHECK(tree.store.list_with_skipped("sub/deep").skipped ==
+        std::vector<SkippedEntry>{{"sub/deeplink", link_reason(outside)}});
+  CHECK(tree.store.list_with_skipped("sub/b").skipped.empty());
+}
+
+TEST_CASE("a link's target is shown without its control characters", "[local][security]") {
+  TempDir dir;
+  fs::create_symlink("a\nb\x1b[31m", dir.path() / "odd");
+  LocalStore store(dir.path());
+  CHECK(store.list_with_skipped("").skipped ==
+        std::vector<SkippedEntry>{{"odd", link_reason("a\\x0ab\\x1b[31m")}});
+}
+
+TEST_CASE("local reads never go through a symbolic link below the root", "[local][security]") {
+  HostileTree tree;
+  const std::string root = tree.root.string();
+  const std::string refusal =
+      ": is a symbolic link; tandem never reads through a link inside an input folder";
+  CHECK_THROWS_WITH(tree.store.open("etclink/secret.csv"), root + "/etclink" + refusal);
+  CHECK_THROWS_WITH(tree.store.open("sub/deeplink/deeper/secret.csv"),
+                    root + "/sub/deeplink" + refusal);
+  CHECK_THROWS_WITH(tree.store.open("file.csv"), root + "/file.csv" + refusal);
+  CHECK_THROWS_WITH(tree.store.open("inside/b.csv"), root + "/inside" + refusal);
+  CHECK_THROWS_WITH(tree.store.open("dangling"), root + "/dangling" + refusal);
+  // A FIFO fails at once rather than waiting for a writer.
+  CHECK_THROWS_WITH(tree.store.open("fifo"),
+                    root + "/fifo: open failed: a FIFO, not a regular file");
+  CHECK_THROWS_WITH(tree.store.open("sub/missing/x.csv"),
+                    root + "/sub/missing/x.csv: open failed: No such file or directory");
+  CHECK(read_all(*tree.store.open("sub/b.csv")) == "bb");
+}
+
+TEST_CASE("local exists sees no object behind a link", "[local][security]") {
+  HostileTree tree;
+  CHECK(tree.store.exists("a.csv"));
+  CHECK_FALSE(tree.store.exists("file.csv"));
+  CHECK_FALSE(tree.store.exists("etclink/secret.csv"));
+  CHECK_FALSE(tree.store.exists("inside/b.csv"));
+  CHECK_FALSE(tree.store.exists("fifo"));
+  CHECK_FALSE(LocalStore(tree.dir.path() / "missing").exists("a.csv"));
+}
+
 TEST_CASE("the root itself may be a symbolic link", "[local][security]") {
   TempDir dir;
   fs::create_directories(dir.path() / "real");
@@ -220,6 +306,9 @@ TEST_CASE("the root itself may be a symbolic link", "[local][security]") {
   out->write("x");
   out->commit();
   CHECK(read_file(dir.path() / "real/sub/a.out") == "x");
+  CHECK(store.list("") == std::vector<ObjectInfo>{{"sub/a.out", 1}});
+  CHECK(read_all(*store.open("sub/a.out")) == "x");
+  CHECK(store.exists("sub/a.out"));
 }
 
 mode_t mode_of(const fs::path& path) {

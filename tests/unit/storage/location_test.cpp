@@ -83,5 +83,52 @@ TEST_CASE("an S3 location describes itself without its credentials", "[uri]") {
         "(AWS_ACCESS_KEY_ID)");
 }
 
+TEST_CASE("folder_within finds an output folder inside the input's folder", "[uri]") {
+  testing::TempDir dir;
+  testing::write_file(dir.path() / "in/a.csv", "1");
+  testing::write_file(dir.path() / "in2/a.csv", "1");
+  std::filesystem::create_directory_symlink(dir.path() / "in", dir.path() / "alias");
+  const std::string root = dir.path().string();
+  const Location in = open_location(root + "/in");
+  auto within = [&](const Location& outer, const std::string& inner) {
+    return folder_within(outer, open_location(inner));
+  };
+  CHECK(within(in, root + "/in/out/") == "out/");
+  CHECK(within(in, root + "/in/out/deeper/") == "out/deeper/");
+  CHECK(within(in, root + "/in/") == "");
+  CHECK(within(in, "file://" + root + "/in/o%75t/") == "out/");
+  CHECK(within(in, root + "/alias/out/") == "out/");      // another name of the same folder
+  CHECK(within(in, root + "/in/../in/out/") == "out/");   // normalised
+  CHECK(within(in, root + "/in2/out/") == std::nullopt);  // a sibling sharing a name prefix
+  CHECK(within(in, root + "/") == std::nullopt);          // the input is inside the output
+  CHECK(within(in, root + "/elsewhere/") == std::nullopt);
+  // A partial prefix (`in/da` lists `in/data.csv`): its folder is what counts.
+  const Location partial = open_location(root + "/in/da");
+  CHECK(partial.prefix == "da");
+  CHECK(within(partial, root + "/in/data-out/") == "data-out/");
+  CHECK(within(partial, root + "/in/other/") == "other/");
+}
+
+TEST_CASE("folder_within compares S3 locations by bucket and key", "[uri]") {
+  ::setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE", 1);
+  ::setenv("AWS_SECRET_ACCESS_KEY", "secret", 1);
+  ::setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9", 1);
+  const Location in = open_location("s3://bucket/in/");
+  const Location in_partial = open_location("s3://bucket/in/da");
+  const Location out = open_location("s3://bucket/in/out/");
+  const Location other_bucket = open_location("s3://other/in/out/");
+  const Location root = open_location("s3://bucket/");
+  const Location local = open_location("/tmp/in/out/");
+  for (const char* name : {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL_S3"}) {
+    ::unsetenv(name);
+  }
+  CHECK(folder_within(in, out) == "in/out/");
+  CHECK(folder_within(in_partial, out) == "in/out/");
+  CHECK(folder_within(in, other_bucket) == std::nullopt);
+  CHECK(folder_within(in, root) == std::nullopt);
+  CHECK(folder_within(root, out) == "in/out/");
+  CHECK(folder_within(in, local) == std::nullopt);
+}
+
 }  // namespace
 }  // namespace tandem::storage

@@ -33,6 +33,19 @@ TEST_CASE("Output keys that could escape the output location are refused", "[nam
   CHECK(output_keys("a..b/.c/..d").ok());
 }
 
+TEST_CASE("A key stays below its folder without absolute paths or dot segments", "[naming]") {
+  for (const char* key : {"a.csv", "sub/a.csv", "a..b/.c/..d", "%2e%2e/x", "a//b"}) {
+    INFO(key);
+    CHECK(stays_below(key));
+  }
+  for (const char* key :
+       {"", "/etc/passwd", "..", "../a", "a/..", "a/../../b", ".", "./a", "a/./b"}) {
+    INFO(key);
+    CHECK_FALSE(stays_below(key));
+  }
+  CHECK_FALSE(stays_below(std::string_view("a\0b", 3)));
+}
+
 TEST_CASE("Locations join with one slash", "[naming]") {
   CHECK(join_location("s3://b/out", "sub/a.csv.out") == "s3://b/out/sub/a.csv.out");
   CHECK(join_location("s3://b/out/", "a.out") == "s3://b/out/a.out");
