@@ -197,6 +197,7 @@ asio::awaitable<bool> Runner::prepare() {
   report_.listed = plan_.listed;
   report_.other_shards = plan_.other_shards;
   report_.resumed = plan_.resumed;
+  report_.left_out = plan_.left_out;
   if (!failure.empty()) {
     report_.status = JobStatus::failed;
     report_.failure_reason = failure;

@@ -15,13 +15,6 @@ from transform_support import identity_pipeline, outputs, run_transform
 
 SECRET = b"secret-outside-the-input\n"
 
-# The runner copies the plan's LeftOut into the report (one line in batch/runner.cpp, after
-# `report_.resumed = plan_.resumed;`: `report_.left_out = plan_.left_out;`). Until it does, the
-# summary and the report cannot name what was left out; the log already does.
-needs_runner_left_out = pytest.mark.xfail(
-    strict=True, reason="batch/runner.cpp does not yet copy plan_.left_out into the report")
-
-
 def everything_under(folder: Path) -> dict[str, bytes]:
     """Every regular file under `folder`, links not followed."""
     found = {}
@@ -159,7 +152,6 @@ def test_links_that_stay_inside_the_input_are_not_followed_either(tmp_path):
     assert f"{tmp_path}/in/same.csv: not read: {link_reason('a.csv')}" in run.log
 
 
-@needs_runner_left_out
 def test_the_summary_and_the_report_name_each_link_left_out(tmp_path):
     outside = outside_folder(tmp_path)
     (tmp_path / "in/sub").mkdir(parents=True)
@@ -209,7 +201,6 @@ def test_an_output_folder_that_is_the_input_folder_reads_nothing_back(tmp_path):
     assert outputs(tmp_path / "in") == {"a.csv": b"1\n"}
 
 
-@needs_runner_left_out
 def test_the_summary_and_the_report_count_the_output_folder_left_out(tmp_path):
     (tmp_path / "in/out").mkdir(parents=True)
     (tmp_path / "in/a.csv").write_text("1\n")
