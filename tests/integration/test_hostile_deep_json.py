@@ -89,7 +89,8 @@ def test_a_capture_line_nested_20000_deep_is_malformed_with_file_and_line(tmp_pa
 def test_transform_ignores_an_execution_parameters_answer_nested_20000_deep(tmp_path):
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "a.csv").write_bytes(b"1,2\n3,4\n")
-    answer = '{"MaxConcurrentTransforms": 2, "x": ' + deep(levels=60_000) + "}"
+    # 40 KB: /execution-parameters answers are read up to 64 KiB.
+    answer = '{"MaxConcurrentTransforms": 2, "x": ' + deep() + "}"
     spec = pipeline(batch_stage("first", exec_params=answer))
     spec["execution_parameters"] = {"batch_strategy": "MULTI_RECORD"}  # merged with the answer
     run = run_transform(tmp_path, spec, "--input", str(tmp_path / "in"), "--output",
