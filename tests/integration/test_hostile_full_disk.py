@@ -1,8 +1,8 @@
 """Data capture onto a disk that fills up: `tandem serve` capturing 400 invocations of about 1 KB
 into a 256 KiB tmpfs. The records already on disk when it filled are committed, whole, under
 the file's own name, and only the records that did not fit are counted as lost (before: the
-file's whole uncommitted part was discarded, "69 written, 331 lost to errors" where about 260
-fitted). Needs root for the mount; skipped otherwise (tests/unit/capture/
+file's whole uncommitted part was discarded; here 127 written and 273 lost where 216 fit, 211
+to 214 written since). Needs root for the mount; skipped otherwise (tests/unit/capture/
 writer_storage_errors_test.cpp covers the same logic with a fake disk)."""
 import json
 import re
