@@ -33,6 +33,7 @@
 #include "pipeline/transform/execution.h"
 #include "pipeline/transform/gzip.h"
 #include "pipeline/transform/splitter.h"
+#include "tandem/proto/json_depth.h"
 
 namespace tandem::batch {
 
@@ -161,8 +162,10 @@ asio::awaitable<std::optional<std::string>> Runner::execution_parameters_answer(
     co_return answer;
   nlohmann::json merged = nlohmann::json::object();
   if (answer) {
-    auto parsed = nlohmann::json::parse(*answer, nullptr, false);
-    if (parsed.is_object()) merged = parsed;
+    std::string why;
+    auto parsed = proto::json::parse_bounded<nlohmann::json>(*answer, why);
+    if (parsed.is_object()) merged = std::move(parsed);
+    if (!why.empty()) log::warn("first stage's /execution-parameters answer ignored: {}", why);
   }
   if (declared.max_concurrent_transforms)
     merged["MaxConcurrentTransforms"] = *declared.max_concurrent_transforms;

@@ -10,6 +10,7 @@
 
 #include "pipeline/capture/record.h"
 #include "pipeline/transform/csv.h"
+#include "tandem/proto/json_depth.h"
 
 namespace tandem::capture {
 namespace {
@@ -194,7 +195,14 @@ std::string mark_json(Json document, const Json::json_pointer& pointer) {
   return mark(text, at, at + marked_value.size());
 }
 
-std::optional<Json> parse(std::string_view text) {
+// A body as JSON; nothing when it is not JSON, or nests too deep to compare value by value
+// (comparing, copying and printing a value recurse once per level), which `too_deep` then says.
+std::optional<Json> parse(std::string_view text, std::string_view which, std::string& too_deep) {
+  if (const auto at = proto::json::too_deep_at(text)) {
+    if (too_deep.empty())
+      too_deep = fmt::format("{} answer: {}", which, proto::json::too_deep_message(*at));
+    return std::nullopt;
+  }
   auto json = Json::parse(text, nullptr, false);
   if (json.is_discarded()) return std::nullopt;
   return json;
@@ -202,9 +210,10 @@ std::optional<Json> parse(std::string_view text) {
 
 std::optional<std::optional<Difference>> compare_json(std::string_view captured,
                                                       std::string_view replayed, double tolerance,
-                                                      std::string_view prefix) {
-  auto a = parse(captured);
-  auto b = parse(replayed);
+                                                      std::string_view prefix,
+                                                      std::string& too_deep) {
+  auto a = parse(captured, fmt::format("{}captured", prefix), too_deep);
+  auto b = parse(replayed, fmt::format("{}replayed", prefix), too_deep);
   if (!a || !b) return std::nullopt;
   Json::json_pointer pointer;
   auto where = json_difference(*a, *b, "$", tolerance, pointer);
@@ -215,11 +224,12 @@ std::optional<std::optional<Difference>> compare_json(std::string_view captured,
 
 std::optional<std::optional<Difference>> compare_json_lines(std::string_view captured,
                                                             std::string_view replayed,
-                                                            double tolerance) {
+                                                            double tolerance,
+                                                            std::string& too_deep) {
   const auto a = lines_of(captured);
   const auto b = lines_of(replayed);
   for (std::size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
-    auto d = compare_json(a[i], b[i], tolerance, fmt::format("line {}: ", i + 1));
+    auto d = compare_json(a[i], b[i], tolerance, fmt::format("line {}: ", i + 1), too_deep);
     if (!d) return std::nullopt;
     if (*d) return d;
   }
@@ -263,21 +273,25 @@ std::optional<Difference> compare_answers(const Answer& captured, const Answer& 
         std::string(kOpen) + std::string(replayed.content_type) + std::string(kClose)};
   }
   std::optional<std::optional<Difference>> found;
+  std::string too_deep;  // why JSON was compared byte for byte, if it nests too deep
   switch (compare_mode(captured.content_type)) {
     case CompareMode::csv:
       found = compare_csv(captured.body, replayed.body, tolerance);
       break;
     case CompareMode::json:
-      found = compare_json(captured.body, replayed.body, tolerance, "");
+      found = compare_json(captured.body, replayed.body, tolerance, "", too_deep);
       break;
     case CompareMode::json_lines:
-      found = compare_json_lines(captured.body, replayed.body, tolerance);
+      found = compare_json_lines(captured.body, replayed.body, tolerance, too_deep);
       break;
     case CompareMode::exact:
       break;
   }
   if (found) return std::move(*found);
-  return compare_bytes(captured.body, replayed.body);
+  auto difference = compare_bytes(captured.body, replayed.body);
+  if (difference && !too_deep.empty())
+    difference->where += fmt::format(" ({}; compared byte for byte)", too_deep);
+  return difference;
 }
 
 }  // namespace tandem::capture

@@ -31,7 +31,10 @@ struct Answer {
 };
 
 // Nothing when the answers match. The mode comes from the captured content type; when either
-// body does not parse in that mode they are compared byte for byte.
+// body does not parse in that mode they are compared byte for byte. JSON nested deeper than
+// proto::json::max_depth is compared byte for byte too, and a difference's `where` says so:
+// "byte 3 (captured answer: JSON nested deeper than 512 levels at byte 512; compared byte for
+// byte)".
 std::optional<Difference> compare_answers(const Answer& captured, const Answer& replayed,
                                           double tolerance);
 

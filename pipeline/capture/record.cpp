@@ -9,6 +9,7 @@
 
 #include "pipeline/capture/base64.h"
 #include "tandem/proto/headers.h"
+#include "tandem/proto/json_depth.h"
 
 namespace tandem::capture {
 namespace {
@@ -233,11 +234,9 @@ std::string to_json_line(const Event& event, const ContentTypeRules& rules) {
 
 Parsed parse_json_line(std::string_view line) {
   Parsed parsed;
-  auto json = nlohmann::json::parse(line, nullptr, false);
-  if (json.is_discarded()) {
-    parsed.error.message = "not valid JSON";
-    return parsed;
-  }
+  // A record nests 5 levels; a line from a hostile or corrupt file may nest 20,000.
+  auto json = proto::json::parse_bounded<nlohmann::json>(line, parsed.error.message);
+  if (json.is_discarded()) return parsed;
   if (!json.is_object()) {
     parsed.error.message = "expected a JSON object";
     return parsed;

@@ -7,7 +7,12 @@
 // (record.h) and appends them to the current file of their hour, which it commits, making it
 // visible whole, when the hour changes, when it reaches max_file_bytes, when it is
 // rotate_interval old, and on close(). A record is never split across files or cut short: a
-// file is either committed with whole lines or not at all.
+// committed file holds whole lines only.
+//
+// A write or commit that fails (a full disk, S3 refusing a part) leaves the object's bytes
+// unknown, so the writer keeps the open file's lines in memory until it is committed (at most
+// max_file_bytes) and, after a failure, commits again under the same key the longest run of
+// whole records the store takes: only the records that did not fit are lost and counted.
 //
 // Ownership: the writer owns its store (from the destination Location), the queue and the
 // thread; close() (or the destructor) writes what is queued and joins the thread.
@@ -71,17 +76,19 @@ class CaptureWriter {
     std::unique_ptr<storage::OutputObject> output;
     std::string key;
     std::string hour;
-    std::string unwritten;  // whole lines not yet passed to `output`
-    std::uint64_t bytes = 0;
+    std::string lines;       // every whole line of the file, kept until it is committed
+    std::size_t handed = 0;  // bytes of `lines` that `output` has taken
     std::uint64_t records = 0;
     std::chrono::steady_clock::time_point opened;
   };
 
   void run();
   void write(Event& event);
-  void flush();  // the open file's unwritten lines to its output
+  void flush();  // the open file's lines not yet handed to its output
   void commit();
-  void lose_file(const std::exception& e);
+  // After `output` failed: commits what fits of the file again, counts the rest as lost.
+  void salvage(const std::exception& error);
+  void report_error(const std::string& message);
   void report_drops(bool final);
 
   storage::Location destination_;

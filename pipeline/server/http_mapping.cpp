@@ -9,6 +9,7 @@
 #include <random>
 
 #include "tandem/proto/headers.h"
+#include "tandem/proto/json_depth.h"
 
 namespace tandem::server {
 
@@ -195,7 +196,8 @@ std::string execution_parameters(const spec::ExecutionParameters& from_spec,
                                  const std::optional<std::string>& first_stage_answer) {
   nlohmann::json stage = nlohmann::json::object();
   if (first_stage_answer) {
-    auto parsed = nlohmann::json::parse(*first_stage_answer, nullptr, false);
+    std::string ignored;  // a malformed answer is ignored, as if absent
+    auto parsed = proto::json::parse_bounded<nlohmann::json>(*first_stage_answer, ignored);
     if (parsed.is_object()) stage = std::move(parsed);
   }
   nlohmann::json out;

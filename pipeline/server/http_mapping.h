@@ -40,7 +40,8 @@ Response success_response(chain::InvocationResult& result, const std::string& re
 Response error_response(const proto::Error& error, const std::string& request_id, unsigned version);
 
 // The answer to GET /execution-parameters: the spec's values, else the first stage's
-// answer (JSON text, may be absent or malformed), else SageMaker's defaults (1, MULTI_RECORD, 6).
+// answer (JSON text, may be absent or malformed; ignored whole when malformed or nested deeper
+// than proto::json::max_depth), else SageMaker's defaults (1, MULTI_RECORD, 6).
 std::string execution_parameters(const spec::ExecutionParameters& from_spec,
                                  const std::optional<std::string>& first_stage_answer);
 

@@ -9,6 +9,9 @@
 #include <sstream>
 
 #include "pipeline/storage/object_store.h"
+// Self-contained (no tandem_proto to link); reached from the source root because
+// tandem_storage does not have proto/include on its include path.
+#include "proto/include/tandem/proto/json_depth.h"
 
 namespace tandem::storage {
 namespace {
@@ -156,7 +159,20 @@ std::optional<AwsCredentials> parse_credentials_profile(std::string_view ini,
 }
 
 AwsCredentials parse_container_credentials(std::string_view json, const std::string& source) {
-  nlohmann::json document = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+  if (const auto at = proto::json::too_deep_at(json)) {
+    throw StorageError(
+        fmt::format("{}: credentials response: {}", source, proto::json::too_deep_message(*at)));
+  }
+  nlohmann::json document;
+  try {
+    document = nlohmann::json::parse(json);
+  } catch (const nlohmann::json::parse_error& e) {
+    // Its what() quotes the text read last, which may be part of a secret: only where.
+    throw StorageError(
+        fmt::format("{}: credentials response is not valid JSON (at byte {})", source, e.byte));
+  } catch (const nlohmann::json::exception&) {  // out_of_range: a number beyond a double
+    throw StorageError(fmt::format("{}: credentials response is not valid JSON", source));
+  }
   auto text = [&](const char* field, bool required) -> std::string {
     auto it = document.is_object() ? document.find(field) : document.end();
     if (it != document.end() && it->is_string()) return it->get<std::string>();

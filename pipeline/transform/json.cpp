@@ -2,39 +2,9 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
+#include "tandem/proto/json_depth.h"
 
 namespace tandem::transform {
-namespace {
-
-// The deepest nesting of arrays and objects in `text`, counted outside strings; exact for
-// valid JSON, and a bound the parser's own error takes over from for anything else.
-std::size_t nesting_depth(std::string_view text) {
-  std::size_t depth = 0;
-  std::size_t deepest = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (const char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      deepest = std::max(deepest, ++depth);
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return deepest;
-}
-
-}  // namespace
 
 std::string_view json_type_phrase(const Json& value) {
   switch (value.type()) {
@@ -57,7 +27,7 @@ std::string_view json_type_phrase(const Json& value) {
 }
 
 Result<Json> parse_json(std::string_view text) {
-  if (nesting_depth(text) > kMaxJsonDepth) {
+  if (proto::json::too_deep_at(text, kMaxJsonDepth)) {
     return Error{fmt::format("JSON nested deeper than {} levels", kMaxJsonDepth)};
   }
   try {

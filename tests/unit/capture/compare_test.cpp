@@ -91,5 +91,31 @@ TEST_CASE("other content types, and bodies that do not parse, compare byte for b
   CHECK(json("{broken", "{broken 2")->where == "byte 7");
 }
 
+TEST_CASE("JSON nested too deep to compare by value is compared byte for byte, and said so") {
+  // 20,000 levels: walking, copying or printing such a value overflows the stack.
+  const std::string deep = std::string(20'000, '[') + std::string(20'000, ']');
+  CHECK_FALSE(json(deep, deep));
+  const std::string other = std::string(20'000, '[') + "1" + std::string(20'000, ']');
+  const auto d = json(deep, other);
+  REQUIRE(d);
+  CHECK(d->where ==
+        "byte 20000 (captured answer: JSON nested deeper than 512 levels at byte 512; compared "
+        "byte for byte)");
+  CHECK(d->captured.size() < 1000);  // the answers are shown cut, around the difference
+  CHECK(json(R"({"a":1})", deep)->where ==
+        "byte 0 (replayed answer: JSON nested deeper than 512 levels at byte 512; compared byte "
+        "for byte)");
+  const auto lines = compare_answers({"application/jsonlines", "{}\n" + deep + "\n"},
+                                     {"application/jsonlines", "{}\n" + other + "\n"}, 1e-6);
+  REQUIRE(lines);
+  CHECK(lines->where ==
+        "byte 20003 (line 2: captured answer: JSON nested deeper than 512 levels at byte 512; "
+        "compared byte for byte)");
+  // 512 levels are still compared as JSON.
+  const std::string ok_a = std::string(511, '[') + "1" + std::string(511, ']');
+  const std::string ok_b = std::string(511, '[') + "2" + std::string(511, ']');
+  CHECK(json("[" + ok_a + "]", "[" + ok_b + "]")->where.starts_with("$[0][0]"));
+}
+
 }  // namespace
 }  // namespace tandem::capture

@@ -172,7 +172,9 @@ TEST_CASE("SageMaker's own records read, with fractional seconds") {
 }
 
 TEST_CASE("lines that are not capture records say what is wrong") {
-  CHECK(parse_json_line("{not json").error.message == "not valid JSON");
+  CHECK(parse_json_line("{not json")
+            .error.message.starts_with(
+                "not valid JSON: parse error at line 1, column 3: syntax error"));
   CHECK(parse_json_line("[1]").error.message == "expected a JSON object");
   CHECK(parse_json_line(R"({"captureData":{}})").error.message == "eventMetadata: missing");
   CHECK(
@@ -184,6 +186,23 @@ TEST_CASE("lines that are not capture records say what is wrong") {
           R"({"captureData":{"endpointInput":{"observedContentType":"a/b","mode":"INPUT","data":"x","encoding":"XML"}},"eventMetadata":{"eventId":"x"}})")
           .error.message ==
       "captureData.endpointInput.encoding: expected CSV, JSON or BASE64, got \"XML\"");
+}
+
+TEST_CASE("a line nested deeper than 512 levels is refused before it is parsed, with where") {
+  // 20,000 levels: parsed and then walked or copied, such a value overflows the stack.
+  const std::string deep = std::string(20'000, '[') + std::string(20'000, ']');
+  CHECK(parse_json_line(deep).error.message == "JSON nested deeper than 512 levels at byte 512");
+  const std::string object_deep = R"({"captureData":{},"eventMetadata":{"eventId":"x"},"tandem":)" +
+                                  std::string(600, '[') + std::string(600, ']') + "}";
+  CHECK(parse_json_line(object_deep).error.message ==
+        "JSON nested deeper than 512 levels at byte 570");
+  // Brackets inside strings are text: a JSON body nested 20,000 deep is data, not nesting.
+  const std::string body = std::string(20'000, '[') + std::string(20'000, ']');
+  const auto parsed = parse_json_line(
+      R"({"captureData":{"endpointOutput":{"observedContentType":"application/json","mode":"OUTPUT","data":")" +
+      body + R"(","encoding":"JSON"}},"eventMetadata":{"eventId":"x"}})");
+  REQUIRE(parsed.event);
+  CHECK(parsed.event->output->data == body);
 }
 
 TEST_CASE("values replay sends as headers cannot carry a header of their own") {

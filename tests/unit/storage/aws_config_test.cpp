@@ -187,7 +187,16 @@ TEST_CASE("container credentials JSON, with expiry and refresh", "[config]") {
   CHECK_THROWS_WITH(parse_container_credentials(R"({"AccessKeyId":"a"})", "here"),
                     "here: credentials response has no string \"SecretAccessKey\"");
   CHECK_THROWS_WITH(parse_container_credentials("not json", "here"),
-                    "here: credentials response has no string \"AccessKeyId\"");
+                    "here: credentials response is not valid JSON (at byte 2)");
+  // Where, never what: the text read last may be part of a secret.
+  CHECK_THROWS_WITH(parse_container_credentials(
+                        "{\"AccessKeyId\":\"a\",\"SecretAccessKey\":\"s3cr\x01t\"}", "here"),
+                    "here: credentials response is not valid JSON (at byte 43)");
+  // Nested 20,000 deep: refused before it is parsed, with where.
+  const std::string deep = R"({"AccessKeyId":"a","SecretAccessKey":"b","x":)" +
+                           std::string(20'000, '[') + std::string(20'000, ']') + "}";
+  CHECK_THROWS_WITH(parse_container_credentials(deep, "here"),
+                    "here: credentials response: JSON nested deeper than 512 levels at byte 556");
   CHECK_THROWS_WITH(parse_container_credentials(
                         R"({"AccessKeyId":"a","SecretAccessKey":"b","Expiration":"soon"})", "here"),
                     "here: Expiration \"soon\" is not an ISO 8601 time");
