@@ -12,6 +12,7 @@
 
 #include "pipeline/capture/replay_target.h"
 #include "tandem/proto/headers.h"
+#include "tandem/proto/http_framing.h"
 
 namespace tandem::capture {
 namespace {
@@ -100,7 +101,10 @@ class EndpointTarget final : public ReplayTarget {
     request.keep_alive(false);
     request.prepare_payload();
     co_await http::async_write(stream, request, asio::redirect_error(asio::use_awaitable, ec));
-    beast::flat_buffer buffer;
+    // Capped (http_framing.h): the endpoint's chunk headers and trailers cannot grow it, nor
+    // make Beast throw.
+    auto buffer = proto::http_framing::make_read_buffer();
+    buffer.reserve(proto::http_framing::kReadBufferLimit);
     http::response_parser<http::string_body> parser;
     parser.body_limit(kMaxAnswerBytes);
     if (!ec) {
@@ -109,8 +113,11 @@ class EndpointTarget final : public ReplayTarget {
     }
     reply.total = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started);
     if (ec) {
-      reply.failure =
-          fmt::format("{}: {}", url_, ec == beast::error::timeout ? "timed out" : ec.message());
+      reply.failure = fmt::format("{}: {}", url_,
+                                  ec == beast::error::timeout ? "timed out"
+                                  : proto::http_framing::is_framing_overflow(ec)
+                                      ? proto::http_framing::framing_overflow_message()
+                                      : ec.message());
       co_return reply;
     }
     auto& response = parser.get();

@@ -9,9 +9,7 @@
 #include <sstream>
 
 #include "pipeline/storage/object_store.h"
-// Self-contained (no tandem_proto to link); reached from the source root because
-// tandem_storage does not have proto/include on its include path.
-#include "proto/include/tandem/proto/json_depth.h"
+#include "tandem/proto/json_depth.h"  // header-only: no tandem_proto to link
 
 namespace tandem::storage {
 namespace {
