@@ -54,6 +54,8 @@ class ChildProcess {
   ChildProcess& operator=(const ChildProcess&) = delete;
 
   pid_t pid() const { return pid_; }  // the stage's own pid
+  // The shim's pid: every process the stage started is below it.
+  pid_t shim_pid() const { return shim_; }
   // The read end of the merged stdout/stderr pipe.
   boost::asio::posix::stream_descriptor& output() { return output_; }
   // Completes when the stage has exited and no process it started is left, and reaps it.

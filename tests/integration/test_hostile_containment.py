@@ -2,7 +2,8 @@
 setsid(), or a classic double-forking daemon, is stopped with its stage when `tandem serve`
 stops, when tandem is SIGKILLed, when the stage crashes (before its restart starts) and when
 `tandem transform` finishes. The process group kill alone misses these descendants; the shim
-between tandem and each stage is their subreaper and finds them all."""
+between tandem and each stage is their subreaper and finds them all. Such a daemon listening
+beyond loopback is warned about like the stage itself."""
 from __future__ import annotations
 
 import json
@@ -22,10 +23,12 @@ KINDS = ["setsid", "double_fork"]
 DEADLINE_S = 10.0
 
 
-def daemonizing_stage(name: str, record: Path, kind: str, *, ignores_sigterm: bool) -> dict:
+def daemonizing_stage(name: str, record: Path, kind: str, *, ignores_sigterm: bool,
+                      daemon_listens: str = "") -> dict:
     return {"name": name, "command": [sys.executable, str(DAEMONIZING_STAGE)],
             "env": {"DAEMON_STAGE_KIND": kind, "DAEMON_STAGE_RECORD": str(record),
-                    "DAEMON_STAGE_DAEMON_IGNORES_SIGTERM": "1" if ignores_sigterm else "0"}}
+                    "DAEMON_STAGE_DAEMON_IGNORES_SIGTERM": "1" if ignores_sigterm else "0",
+                    "DAEMON_STAGE_DAEMON_LISTEN": daemon_listens}}
 
 
 def events(record: Path) -> list[dict]:
@@ -147,3 +150,14 @@ def test_transform_finishing_leaves_no_daemon(tmp_path, record, kind):
     [start] = starts(record)
     assert_all_gone([start["daemon"], start["launcher"]],
                     "the stage's daemon after tandem transform finished")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_daemon_listening_beyond_loopback_is_warned_about(tandem_factory, record, kind):
+    tandem = tandem_factory({"name": "exposed", "stages": [
+        daemonizing_stage("d", record, kind, ignores_sigterm=False, daemon_listens="0.0.0.0")]})
+    [start] = wait_for_starts(record, 1)
+    assert start["daemon_port"] > 0
+    port = start["daemon_port"]
+    tandem.wait_for_log(rf"stage 'd' \(container-1\) listens on 0\.0\.0\.0:{port}, reachable "
+                        r"from other hosts")

@@ -13,6 +13,9 @@ Environment:
                                     still running when this one started)
                                    {"event": "daemon got SIGTERM", "daemon": pid}
   DAEMON_STAGE_DAEMON_IGNORES_SIGTERM=1  the daemon ignores SIGTERM (only SIGKILL stops it)
+  DAEMON_STAGE_DAEMON_LISTEN=ADDRESS     the daemon listens on ADDRESS, a port of its own
+                                         choosing, before the launcher serves ("daemon_port"
+                                         in the started event)
 
 POST /invocations echoes the body; a body of `crash` makes the launcher exit with status 3
 at once (its daemon lives on). Standard library only.
@@ -21,12 +24,14 @@ import http.server
 import json
 import os
 import signal
+import socket
 import sys
 import time
 
 KIND = os.environ.get("DAEMON_STAGE_KIND", "setsid")
 RECORD = os.environ["DAEMON_STAGE_RECORD"]
 DAEMON_IGNORES_SIGTERM = os.environ.get("DAEMON_STAGE_DAEMON_IGNORES_SIGTERM") == "1"
+DAEMON_LISTEN = os.environ.get("DAEMON_STAGE_DAEMON_LISTEN")
 
 
 def record(**event) -> None:
@@ -66,8 +71,9 @@ def daemon_main() -> None:
         time.sleep(3600)
 
 
-def start_daemon() -> int:
-    """Forks the daemon the way KIND says; returns its pid."""
+def start_daemon() -> tuple[int, int]:
+    """Forks the daemon the way KIND says; returns its pid and the port it listens on (0:
+    none)."""
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -79,15 +85,21 @@ def start_daemon() -> int:
             devnull = os.open(os.devnull, os.O_RDWR)
             for fd in (0, 1, 2):
                 os.dup2(devnull, fd)
-        os.write(write_end, str(os.getpid()).encode())
+        port = 0
+        if DAEMON_LISTEN:
+            listener = socket.socket()
+            listener.bind((DAEMON_LISTEN, 0))
+            listener.listen()
+            port = listener.getsockname()[1]
+        os.write(write_end, f"{os.getpid()} {port}".encode())
         os.close(write_end)
         daemon_main()
     os.close(write_end)
-    daemon = int(os.read(read_end, 32))
+    daemon, port = (int(n) for n in os.read(read_end, 64).split())
     os.close(read_end)
     if KIND == "double_fork":
         os.waitpid(pid, 0)
-    return daemon
+    return daemon, port
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -119,8 +131,9 @@ def main() -> int:
         sys.stderr.write(f"unknown DAEMON_STAGE_KIND {KIND!r}\n")
         return 2
     leftovers = [pid for pid in earlier_daemons() if alive(pid)]
-    daemon = start_daemon()
-    record(event="started", launcher=os.getpid(), daemon=daemon, alive_from_before=leftovers)
+    daemon, port = start_daemon()
+    record(event="started", launcher=os.getpid(), daemon=daemon, alive_from_before=leftovers,
+           daemon_port=port)
     print(f"launcher {os.getpid()} started daemon {daemon} ({KIND})", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     port = int(os.environ.get("SAGEMAKER_BIND_TO_PORT", "8080"))
