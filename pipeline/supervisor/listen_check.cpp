@@ -8,6 +8,7 @@
 #include <charconv>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -48,26 +49,48 @@ std::string read_text(const fs::path& path) {
   return text.str();
 }
 
-// The process group of `pid` (field 5 of /proc/<pid>/stat, after the parenthesised name).
-std::optional<pid_t> group_of(const std::string& stat) {
+// The parent of a process (field 4 of /proc/<pid>/stat, after the parenthesised name).
+std::optional<pid_t> parent_of(const std::string& stat) {
   const auto close = stat.rfind(')');
   if (close == std::string::npos) return std::nullopt;
   std::istringstream fields(stat.substr(close + 1));
   std::string state;
-  long parent = 0, group = 0;
-  if (!(fields >> state >> parent >> group)) return std::nullopt;
-  return static_cast<pid_t>(group);
+  long parent = 0;
+  if (!(fields >> state >> parent)) return std::nullopt;
+  return static_cast<pid_t>(parent);
 }
 
-std::set<std::uint64_t> socket_inodes_of_group(pid_t group) {
-  std::set<std::uint64_t> inodes;
+// `root`'s descendants, whatever sessions and process groups they moved to.
+std::vector<fs::path> descendants_of(pid_t root) {
+  std::map<pid_t, std::vector<pid_t>> children;
   std::error_code ec;
   for (const auto& process : fs::directory_iterator("/proc", ec)) {
     const std::string name = process.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    if (group_of(read_text(process.path() / "stat")) != group) continue;
+    pid_t pid = 0;
+    if (std::from_chars(name.data(), name.data() + name.size(), pid).ptr !=
+        name.data() + name.size())
+      continue;
+    if (const auto parent = parent_of(read_text(process.path() / "stat")))
+      children[*parent].push_back(pid);
+  }
+  std::vector<fs::path> found;
+  std::vector<pid_t> pending{root};
+  while (!pending.empty()) {
+    const pid_t pid = pending.back();
+    pending.pop_back();
+    for (const pid_t child : children[pid]) {
+      found.push_back(fs::path("/proc") / std::to_string(child));
+      pending.push_back(child);
+    }
+  }
+  return found;
+}
+
+std::set<std::uint64_t> socket_inodes_below(pid_t root) {
+  std::set<std::uint64_t> inodes;
+  for (const fs::path& process : descendants_of(root)) {
     std::error_code fd_ec;
-    for (const auto& fd : fs::directory_iterator(process.path() / "fd", fd_ec)) {
+    for (const auto& fd : fs::directory_iterator(process / "fd", fd_ec)) {
       std::error_code link_ec;
       const std::string target = fs::read_symlink(fd.path(), link_ec).string();
       if (link_ec || !target.starts_with("socket:[") || !target.ends_with(']')) continue;
@@ -117,8 +140,8 @@ std::string to_string(const ListeningSocket& socket) {
   return fmt::format("{}:{}", socket.address, socket.port);
 }
 
-std::vector<ListeningSocket> exposed_listeners(pid_t group) {
-  const std::set<std::uint64_t> inodes = socket_inodes_of_group(group);
+std::vector<ListeningSocket> exposed_listeners(pid_t root) {
+  const std::set<std::uint64_t> inodes = socket_inodes_below(root);
   std::vector<ListeningSocket> exposed;
   if (inodes.empty()) return exposed;
   for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {

@@ -30,8 +30,9 @@ bool is_loopback(std::string_view address);
 // "0.0.0.0:9001", "[::]:9001".
 std::string to_string(const ListeningSocket& socket);
 
-// The sockets that processes of process group `group` (a stage and its workers) listen on at
-// an address other than loopback. Empty when /proc cannot be read.
-std::vector<ListeningSocket> exposed_listeners(pid_t group);
+// The sockets that the descendants of `root` (a stage's shim: the stage, its workers and any
+// daemon it started, in whatever session or process group) listen on at an address other
+// than loopback. Empty when /proc cannot be read.
+std::vector<ListeningSocket> exposed_listeners(pid_t root);
 
 }  // namespace tandem::supervisor

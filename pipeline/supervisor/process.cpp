@@ -17,6 +17,8 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "pipeline/supervisor/process_tree.h"
+
 extern char** environ;
 
 namespace tandem::supervisor {
@@ -193,9 +195,51 @@ void set_disposition(int sig, void (*handler)(int)) {
   _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 127);
 }
 
-// The shim sits between tandem and a stage. PR_SET_PDEATHSIG reaches only a direct child,
-// so a stage's own children (gunicorn's workers) would outlive a SIGKILLed tandem; the shim
-// learns of tandem's death by signal and kills the stage's whole process group.
+// How tandem asks the shim to signal the stage: a queued real-time signal whose value is the
+// signal to send (queued, so a SIGKILL right after a SIGTERM is never merged into it).
+int forward_signal() {
+  return SIGRTMIN;
+}
+
+struct StageEnd {
+  bool reaped = false;
+  int status = 0;
+};
+
+// Reaps every child of the shim that has exited: the stage, and the descendants re-parented
+// to the shim. With `block`, first waits for one. False when the shim has no child left.
+bool reap_children(pid_t stage, StageEnd& end, bool block) {
+  for (;;) {
+    int status = 0;
+    const pid_t pid = waitpid(-1, &status, block ? 0 : WNOHANG);
+    if (pid == 0) return true;
+    if (pid < 0) {
+      if (errno == EINTR) continue;
+      return errno != ECHILD;
+    }
+    if (pid == stage) end = {true, status};
+    block = false;
+  }
+}
+
+// Kills the stage and every descendant it left, and reaps them all: a descendant missed by
+// one walk (forked meanwhile) re-parents to the shim when its parent dies, and the next walk
+// finds it.
+void kill_all(pid_t stage, StageEnd& end) {
+  do {
+    if (!end.reaped) kill(-stage, SIGKILL);
+    process_tree::signal_descendants(SIGKILL, 0);
+  } while (reap_children(stage, end, true));
+}
+
+// The shim sits between tandem and a stage and contains it. PR_SET_PDEATHSIG reaches only a
+// direct child, so a stage's own children (gunicorn's workers) would outlive a SIGKILLed
+// tandem; and a descendant that calls setsid leaves the stage's process group, so a group
+// kill misses it. The shim is the child subreaper of the stage's whole tree: every orphaned
+// descendant re-parents to it. It signals the stage's group and every other descendant when
+// tandem asks, kills them all when tandem dies or when the stage exits (a restarted stage
+// must not find its predecessor's daemons on its port or GPU), and exits the way the stage
+// did once none is left.
 [[noreturn]] void run_shim(const ExecImage& image, const char* working_dir, int output_fd,
                            int report_fd, pid_t tandem) {
   constexpr int tandem_died = SIGUSR1;
@@ -203,9 +247,12 @@ void set_disposition(int sig, void (*handler)(int)) {
   sigemptyset(&wanted);
   sigaddset(&wanted, SIGCHLD);
   sigaddset(&wanted, tandem_died);
+  sigaddset(&wanted, forward_signal());
   sigprocmask(SIG_BLOCK, &wanted, nullptr);
   prctl(PR_SET_PDEATHSIG, tandem_died);
   if (getppid() != tandem) _exit(127);
+  // Without it (Linux before 3.4) the group kill alone remains.
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
   // Terminal signals reach tandem's process group, the shim's too: tandem decides when
   // stages stop, so the shim ignores them (the stage resets every disposition).
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE}) set_disposition(sig, SIG_IGN);
@@ -218,18 +265,38 @@ void set_disposition(int sig, void (*handler)(int)) {
   }
   send(report_fd, {report_pid, 0, stage});
   close_range(3, ~0U, 0);
+  StageEnd end;
+  bool stopping = false;  // tandem sent a signal: the stage's leftovers had it too
   for (;;) {
     siginfo_t info;
     if (sigwaitinfo(&wanted, &info) < 0) continue;
     if (info.si_signo == tandem_died) {
-      kill(-stage, SIGKILL);
+      if (getppid() == tandem) continue;  // not the kernel's word: tandem still runs
+      kill_all(stage, end);
       _exit(137);
     }
-    int status = 0;
-    if (waitpid(stage, &status, WNOHANG) == stage) {
-      kill(-stage, SIGKILL);  // whatever the stage left behind in its group
-      exit_like(status);
+    if (info.si_signo == forward_signal()) {
+      if (info.si_code != SI_QUEUE || info.si_pid != tandem) continue;
+      const int sig = info.si_value.sival_int;
+      if (sig == SIGKILL) {
+        kill_all(stage, end);
+        exit_like(end.status);
+      }
+      // The group at once (a process forking now cannot slip by), then everyone outside it.
+      if (!end.reaped) kill(-stage, sig);
+      process_tree::signal_descendants(sig, end.reaped ? 0 : stage);
+      stopping = true;
+      continue;
     }
+    const bool children_left = reap_children(stage, end, false);
+    if (!end.reaped) continue;
+    if (!children_left) exit_like(end.status);
+    if (!stopping) {
+      kill_all(stage, end);
+      exit_like(end.status);
+    }
+    // Stopping: the stage's leftovers got the same signal and the same grace; tandem's
+    // SIGKILL at the end of stage_stop_timeout_s ends the wait.
   }
 }
 
@@ -361,7 +428,11 @@ asio::awaitable<ExitStatus> ChildProcess::wait() {
 
 void ChildProcess::signal(int sig) {
   if (status_) return;
-  // The group holds the stage and whatever it forked (gunicorn's workers).
+  // The shim signals the stage's group and every descendant outside it. Should the queue of
+  // signals be full, the group (the stage and gunicorn's workers) still gets it from here.
+  union sigval value {};
+  value.sival_int = sig;
+  if (sigqueue(shim_, forward_signal(), value) == 0) return;
   if (killpg(pid_, sig) != 0) kill(pid_, sig);
 }
 

@@ -1,8 +1,9 @@
 // One stage process: started with fork+exec (argv, never a shell) in its own process group,
-// under a small shim process (a fork of tandem) that kills the whole group if tandem dies,
-// even by SIGKILL, and exits the way the stage did. Its stdout and stderr are merged into one
-// pipe the caller reads; its end is observed through the shim's pidfd, so waiting never
-// blocks the event loop.
+// under a small shim process (a fork of tandem) that contains it: the shim is the subreaper
+// of every process the stage starts, whatever it does with sessions and groups (setsid,
+// daemons), kills them all if tandem dies, even by SIGKILL, or when the stage exits, and only
+// then exits the way the stage did. Its stdout and stderr are merged into one pipe the caller
+// reads; its end is observed through the shim's pidfd, so waiting never blocks the event loop.
 #pragma once
 
 #include <sys/types.h>
@@ -53,12 +54,16 @@ class ChildProcess {
   ChildProcess& operator=(const ChildProcess&) = delete;
 
   pid_t pid() const { return pid_; }  // the stage's own pid
+  // The shim's pid: every process the stage started is below it.
+  pid_t shim_pid() const { return shim_; }
   // The read end of the merged stdout/stderr pipe.
   boost::asio::posix::stream_descriptor& output() { return output_; }
-  // Completes when the process has exited, and reaps it.
+  // Completes when the stage has exited and no process it started is left, and reaps it.
   boost::asio::awaitable<ExitStatus> wait();
   const std::optional<ExitStatus>& exit_status() const { return status_; }
-  // Signals the whole process group; a no-op once the process is reaped.
+  // Signals the stage's process group and every other process the stage started; a no-op
+  // once the process is reaped. After SIGTERM, what the stage leaves behind may finish until
+  // SIGKILL; otherwise the stage's exit ends them.
   void signal(int sig);
 
  private:

@@ -178,9 +178,9 @@ std::string Supervisor::describe_failure(const Stage& stage, const std::string& 
   return message;
 }
 
-// The stage leads its own process group, so its workers' sockets count too.
+// Everything below the stage's shim counts: its workers, and a daemon that left its session.
 void Supervisor::warn_if_exposed(const Stage& stage) const {
-  for (const ListeningSocket& socket : exposed_listeners(stage.process->pid())) {
+  for (const ListeningSocket& socket : exposed_listeners(stage.process->shim_pid())) {
     log::warn(
         "{} listens on {}, reachable from other hosts; tandem calls stages on 127.0.0.1 "
         "only: bind the stage to 127.0.0.1 (see docs/security.md)",
