@@ -160,10 +160,12 @@ asio::awaitable<void> Supervisor::sleep(milliseconds duration) {
   co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
 }
 
-asio::awaitable<bool> Supervisor::ping(const Stage& stage, std::string* error) {
+asio::awaitable<bool> Supervisor::ping(const Stage& stage, std::string* error,
+                                       bool* local_failure) {
   const asio::ip::tcp::endpoint endpoint(asio::ip::address_v4::loopback(), stage.port);
   auto result = co_await common::http_get(endpoint, "/ping", options_.ping_timeout);
   if (result.status == 200) co_return true;
+  if (local_failure) *local_failure = result.local_failure;
   if (error) {
     *error = result.status ? "GET /ping answered " + std::to_string(result.status) : result.error;
   }
@@ -303,8 +305,14 @@ asio::awaitable<void> Supervisor::liveness_loop() {
       if (stage.state != StageState::up && stage.state != StageState::unhealthy) continue;
       const auto process = stage.process;
       std::string error;
-      const bool ok = co_await ping(stage, &error);
+      bool local_failure = false;
+      const bool ok = co_await ping(stage, &error, &local_failure);
       if (stage.process != process || !stage.alive()) continue;
+      if (!ok && local_failure) {
+        // tandem's own shortage: the stage is not marked unhealthy for it.
+        log::debug("{} could not be pinged: {}", stage.label(), error);
+        continue;
+      }
       if (ok) {
         stage.ping_failures = 0;
         if (stage.state == StageState::unhealthy) {

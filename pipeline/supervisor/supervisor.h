@@ -82,7 +82,10 @@ class Supervisor {
   void warn_if_exposed(const Stage& stage) const;
   boost::asio::awaitable<void> pump_output(Stage& stage, std::shared_ptr<ChildProcess> process);
   boost::asio::awaitable<void> watch_exit(Stage& stage, std::shared_ptr<ChildProcess> process);
-  boost::asio::awaitable<bool> ping(const Stage& stage, std::string* error);
+  // `local_failure` (when given) is set when tandem itself could not make the ping (out of
+  // descriptors): that says nothing of the stage.
+  boost::asio::awaitable<bool> ping(const Stage& stage, std::string* error,
+                                    bool* local_failure = nullptr);
   boost::asio::awaitable<void> wait_all_healthy();
   boost::asio::awaitable<void> restart(Stage& stage, std::chrono::milliseconds delay);
   boost::asio::awaitable<void> liveness_loop();
