@@ -105,7 +105,10 @@ asio::awaitable<StageOutcome> HttpStageTransport::call(StageRequest request) {
       connection = std::move(idle_.back());
       idle_.pop_back();
       const auto state = look_at_idle(connection->stream);
-      if (state == Idle::stray) note_stray_bytes(connection->stream.socket().available());
+      if (state == Idle::stray) {
+        beast::error_code ignored;
+        note_stray_bytes(connection->stream.socket().available(ignored));
+      }
       if (state != Idle::usable) connection.reset();
     }
     bool retryable = false;

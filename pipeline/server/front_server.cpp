@@ -46,8 +46,10 @@ asio::awaitable<void> discard_input(beast::tcp_stream& stream) {
   std::array<char, 64 * 1024> sink;
   beast::error_code ec;
   for (std::size_t total = 0; total < 256 * 1024 * 1024;) {
-    const auto n = co_await stream.socket().async_read_some(
-        asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
+    // Through the stream, so its expiry applies: a client that keeps the connection open and
+    // silent must not hold it (and a max_connections slot) for ever.
+    const auto n = co_await stream.async_read_some(asio::buffer(sink),
+                                                   asio::redirect_error(asio::use_awaitable, ec));
     if (ec) break;
     total += n;
   }

@@ -75,8 +75,15 @@ Location open_local(const std::string& uri, const std::filesystem::path& path) {
   if (path.string().ends_with('/') || fs::is_directory(path, ec)) {
     return {std::make_unique<LocalStore>(path), "", uri, "local folder " + path.string()};
   }
-  fs::path parent = path.has_parent_path() ? path.parent_path() : fs::path(".");
-  return {std::make_unique<LocalStore>(parent), path.filename().string(), uri,
+  fs::path named = path;
+  // The file the URI names may itself be a link (a Kubernetes ConfigMap or Secret mount, a
+  // manifest kept elsewhere): it is read where it points, since links below a store's root
+  // are never followed (the operator named this one; an input folder's contents they did not).
+  if (fs::is_symlink(path, ec) && fs::is_regular_file(path, ec)) {
+    if (auto resolved = fs::canonical(path, ec); !ec) named = resolved;
+  }
+  fs::path parent = named.has_parent_path() ? named.parent_path() : fs::path(".");
+  return {std::make_unique<LocalStore>(parent), named.filename().string(), uri,
           "local folder " + parent.string()};
 }
 

@@ -7,6 +7,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -224,12 +225,33 @@ bool reap_children(pid_t stage, StageEnd& end, bool block) {
 
 // Kills the stage and every descendant it left, and reaps them all: a descendant missed by
 // one walk (forked meanwhile) re-parents to the shim when its parent dies, and the next walk
-// finds it.
+// finds it. Bounded: a descendant that cannot be killed (another user's setuid program, a
+// process in uninterruptible sleep) must not keep the shim, and tandem's stop or restart of
+// the stage, waiting for ever; after kKillAllSeconds the shim gives up on it.
+constexpr time_t kKillAllSeconds = 5;
 void kill_all(pid_t stage, StageEnd& end) {
-  do {
+  timespec start{};
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  sigset_t child;
+  sigemptyset(&child);
+  sigaddset(&child, SIGCHLD);
+  for (;;) {
     if (!end.reaped) kill(-stage, SIGKILL);
     process_tree::signal_descendants(SIGKILL, 0);
-  } while (reap_children(stage, end, true));
+    if (!reap_children(stage, end, false)) return;
+    timespec now{};
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (now.tv_sec - start.tv_sec >= kKillAllSeconds) return;
+    timespec wait{0, 100'000'000};  // until a child exits, or 100 ms
+    sigtimedwait(&child, nullptr, &wait);
+  }
+}
+
+// The shim's end once kill_all has run: the stage's own, or a SIGKILL's if it was never
+// reaped.
+[[noreturn]] void exit_after_kill_all(const StageEnd& end) {
+  if (!end.reaped) _exit(128 + SIGKILL);
+  exit_like(end.status);
 }
 
 // The shim sits between tandem and a stage and contains it. PR_SET_PDEATHSIG reaches only a
@@ -280,7 +302,7 @@ void kill_all(pid_t stage, StageEnd& end) {
       const int sig = info.si_value.sival_int;
       if (sig == SIGKILL) {
         kill_all(stage, end);
-        exit_like(end.status);
+        exit_after_kill_all(end);
       }
       // The group at once (a process forking now cannot slip by), then everyone outside it.
       if (!end.reaped) kill(-stage, sig);
@@ -293,7 +315,7 @@ void kill_all(pid_t stage, StageEnd& end) {
     if (!children_left) exit_like(end.status);
     if (!stopping) {
       kill_all(stage, end);
-      exit_like(end.status);
+      exit_after_kill_all(end);
     }
     // Stopping: the stage's leftovers got the same signal and the same grace; tandem's
     // SIGKILL at the end of stage_stop_timeout_s ends the wait.

@@ -226,3 +226,24 @@ def test_an_s3_output_prefix_inside_the_input_prefix_is_never_read_back(tmp_path
         assert keys == ["in/a.csv", "in/out/a.csv.out", "in/out/sub/b.csv.out", "in/sub/b.csv"]
         assert [o["Input"] for o in run.report["Objects"]] == [
             f"s3://{bucket}/in/a.csv", f"s3://{bucket}/in/sub/b.csv"]
+
+
+def test_a_file_named_on_the_command_line_may_itself_be_a_link(tmp_path):
+    # A Kubernetes ConfigMap or Secret mount: the named file is a link into a hidden folder.
+    mount = tmp_path / "cfg"
+    (mount / "..data").mkdir(parents=True)
+    (mount / "..data/a.csv").write_text("1\n2\n")
+    (mount / "a.csv").symlink_to("..data/a.csv")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "b.csv").write_text("3\n")
+    (mount / "..data/manifest.json").write_text(json.dumps([{"prefix": f"{data}/"}, "b.csv"]))
+    (mount / "manifest.json").symlink_to("..data/manifest.json")
+    run = run_transform(tmp_path, identity_pipeline(1), "--input", str(mount / "a.csv"),
+                        "--output", str(tmp_path / "out"))
+    assert run.returncode == 0, run.log
+    assert outputs(tmp_path / "out") == {"a.csv.out": b"1\n2\n"}
+    run = run_transform(tmp_path, identity_pipeline(1), "--input", str(mount / "manifest.json"),
+                        "--s3-data-type", "ManifestFile", "--output", str(tmp_path / "out2"))
+    assert run.returncode == 0, run.log
+    assert outputs(tmp_path / "out2") == {"b.csv.out": b"3\n"}
