@@ -456,6 +456,9 @@ void ChildProcess::signal(int sig) {
   value.sival_int = sig;
   if (sigqueue(shim_, forward_signal(), value) == 0) return;
   if (killpg(pid_, sig) != 0) kill(pid_, sig);
+  // A SIGKILL the shim never hears would leave it waiting on a leftover that ignores SIGTERM:
+  // it goes too, so the stop ends (what the stage left outside its group then escapes).
+  if (sig == SIGKILL) kill(shim_, SIGKILL);
 }
 
 }  // namespace tandem::supervisor
