@@ -75,10 +75,13 @@ std::vector<fs::path> descendants_of(pid_t root) {
   }
   std::vector<fs::path> found;
   std::vector<pid_t> pending{root};
+  // The snapshot is not atomic: a pid reused while it was read can make a cycle.
+  std::set<pid_t> seen{root};
   while (!pending.empty()) {
     const pid_t pid = pending.back();
     pending.pop_back();
     for (const pid_t child : children[pid]) {
+      if (!seen.insert(child).second) continue;
       found.push_back(fs::path("/proc") / std::to_string(child));
       pending.push_back(child);
     }
