@@ -75,16 +75,13 @@ HttpStageTransport::Connection::Connection(asio::any_io_executor ex)
 }
 
 void HttpStageTransport::note_stray_bytes(std::size_t bytes) {
-  ++strays_unlogged_;
-  const auto now = std::chrono::steady_clock::now();
-  if (now - last_stray_log_ < std::chrono::seconds(10)) return;
-  log::warn(
-      "stage '{}' sent {} byte(s) after a complete response (a Content-Length that counts "
-      "characters instead of bytes?); the connection was closed, not reused ({} time(s) since "
-      "the last such line)",
-      options_.stage, bytes, strays_unlogged_);
-  strays_unlogged_ = 0;
-  last_stray_log_ = now;
+  if (const auto count = stray_log_.admit(std::chrono::steady_clock::now())) {
+    log::warn(
+        "stage '{}' sent {} byte(s) after a complete response (a Content-Length that counts "
+        "characters instead of bytes?); the connection was closed, not reused ({} time(s) since "
+        "the last such line)",
+        options_.stage, bytes, count);
+  }
 }
 
 HttpStageTransport::HttpStageTransport(asio::any_io_executor executor, Options options)

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "pipeline/chain/transport.h"
+#include "pipeline/common/log.h"
 
 namespace tandem::chain {
 
@@ -50,8 +51,7 @@ class HttpStageTransport : public StageTransport {
 
   boost::asio::any_io_executor executor_;
   Options options_;
-  std::chrono::steady_clock::time_point last_stray_log_{};
-  std::size_t strays_unlogged_ = 0;
+  log::Throttle stray_log_{std::chrono::seconds(10)};
   std::uint64_t epoch_ = 0;
   std::vector<std::unique_ptr<Connection>> idle_;
 };

@@ -9,6 +9,7 @@
 #include <ctime>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 namespace tandem::log {
 namespace {
@@ -117,6 +118,14 @@ std::string quoted(std::string_view value) {
   }
   out += '"';
   return out;
+}
+
+std::size_t Throttle::admit(std::chrono::steady_clock::time_point now) {
+  ++pending_;
+  if (written_ && now - last_ < interval_) return 0;
+  written_ = true;
+  last_ = now;
+  return std::exchange(pending_, 0);
 }
 
 void set_level(Level level) {

@@ -8,6 +8,8 @@
 
 #include <fmt/core.h>
 
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
@@ -45,6 +47,22 @@ struct Field {
 // when it is one token of letters, digits and "-_.:/@+", otherwise in double quotes with '"',
 // '\\' and control bytes escaped, so it can neither end the line nor pass for another field.
 std::string quoted(std::string_view value);
+
+// A line repeated for every occurrence of an event (a refused connection, a stage's stray
+// bytes) written at most once per interval: admit() counts an occurrence and answers how many
+// the line written now stands for, or 0 when no line is due. Pure (the time is given): for
+// tests.
+class Throttle {
+ public:
+  explicit Throttle(std::chrono::steady_clock::duration interval) : interval_(interval) {}
+  std::size_t admit(std::chrono::steady_clock::time_point now);
+
+ private:
+  std::chrono::steady_clock::duration interval_;
+  std::chrono::steady_clock::time_point last_{};
+  bool written_ = false;
+  std::size_t pending_ = 0;
+};
 
 void write(Level level, std::string_view message, std::initializer_list<Field> fields = {});
 

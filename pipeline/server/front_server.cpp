@@ -173,13 +173,10 @@ bool FrontServer::make_room() {
 }
 
 void FrontServer::note_refused_connection(std::string_view why) {
-  ++refusals_unlogged_;
-  const auto now = std::chrono::steady_clock::now();
-  if (now - last_refusal_log_ < std::chrono::seconds(10)) return;
-  log::warn("{} ({} time(s) since the last such line, which are logged at most every 10 s)", why,
-            refusals_unlogged_);
-  refusals_unlogged_ = 0;
-  last_refusal_log_ = now;
+  if (const auto count = refusal_log_.admit(std::chrono::steady_clock::now())) {
+    log::warn("{} ({} time(s) since the last such line, which are logged at most every 10 s)", why,
+              count);
+  }
 }
 
 void FrontServer::start() {

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "pipeline/chain/executor.h"
+#include "pipeline/common/log.h"
 #include "pipeline/server/http_mapping.h"
 #include "pipeline/server/metrics.h"
 #include "pipeline/spec/spec.h"
@@ -96,8 +97,7 @@ class FrontServer {
   std::shared_ptr<Connections> connections_ = std::make_shared<Connections>();
   std::size_t connection_limit_ = 0;
   // Repeated accept failures and refusals are logged once per interval, with a count.
-  std::chrono::steady_clock::time_point last_refusal_log_{};
-  std::size_t refusals_unlogged_ = 0;
+  log::Throttle refusal_log_{std::chrono::seconds(10)};
 };
 
 }  // namespace tandem::server

@@ -13,6 +13,8 @@
 #include <set>
 #include <sstream>
 
+#include "pipeline/supervisor/process_tree.h"
+
 namespace tandem::supervisor {
 namespace {
 
@@ -49,17 +51,6 @@ std::string read_text(const fs::path& path) {
   return text.str();
 }
 
-// The parent of a process (field 4 of /proc/<pid>/stat, after the parenthesised name).
-std::optional<pid_t> parent_of(const std::string& stat) {
-  const auto close = stat.rfind(')');
-  if (close == std::string::npos) return std::nullopt;
-  std::istringstream fields(stat.substr(close + 1));
-  std::string state;
-  long parent = 0;
-  if (!(fields >> state >> parent)) return std::nullopt;
-  return static_cast<pid_t>(parent);
-}
-
 // `root`'s descendants, whatever sessions and process groups they moved to.
 std::vector<fs::path> descendants_of(pid_t root) {
   std::map<pid_t, std::vector<pid_t>> children;
@@ -70,8 +61,9 @@ std::vector<fs::path> descendants_of(pid_t root) {
     if (std::from_chars(name.data(), name.data() + name.size(), pid).ptr !=
         name.data() + name.size())
       continue;
-    if (const auto parent = parent_of(read_text(process.path() / "stat")))
-      children[*parent].push_back(pid);
+    const std::string stat = read_text(process.path() / "stat");
+    if (process_tree::StatFields fields; process_tree::parse_stat(stat.data(), stat.size(), fields))
+      children[fields.ppid].push_back(pid);
   }
   std::vector<fs::path> found;
   std::vector<pid_t> pending{root};

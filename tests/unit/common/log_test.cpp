@@ -94,3 +94,22 @@ TEST_CASE("outside values in a text line are bare tokens or quoted with escapes"
 
 }  // namespace
 }  // namespace tandem::log
+
+namespace tandem::log {
+namespace {
+
+TEST_CASE("a throttled line is written at most once per interval, counting what it stands for",
+          "[log]") {
+  using namespace std::chrono_literals;
+  Throttle throttle(10s);
+  const auto t = std::chrono::steady_clock::time_point{} + 100s;
+  CHECK(throttle.admit(t) == 1);  // the first occurrence is written at once
+  CHECK(throttle.admit(t + 1s) == 0);
+  CHECK(throttle.admit(t + 9s) == 0);
+  CHECK(throttle.admit(t + 10s) == 3);  // itself and the two held back
+  CHECK(throttle.admit(t + 11s) == 0);
+  CHECK(throttle.admit(t + 60s) == 2);
+}
+
+}  // namespace
+}  // namespace tandem::log
