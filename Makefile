@@ -9,20 +9,28 @@ JOBS          ?= 2
 DEMO_SPEC     ?= examples/breast-cancer/pipeline.yaml
 DEMO_PORT     ?= 8080
 
-.PHONY: all setup release build-test demo test reliability tsan bench-shm fuzz-build fuzz fuzz-long clean format
+.PHONY: all setup release release-check build-test demo test reliability tsan bench-shm fuzz-build fuzz fuzz-long clean format
 
 all: release
 
 setup:
 	@bash deploy/setup.sh
 
+# `tandem` and the built-in stages, optimised (the `programs` target: no tests).
 release: setup
-	cmake -S . -B $(BUILD_RELEASE) -G Ninja -DCMAKE_BUILD_TYPE=Release -DTANDEM_TESTS=OFF
-	cmake --build $(BUILD_RELEASE) -j$(JOBS)
+	cmake -S . -B $(BUILD_RELEASE) -G Ninja -DCMAKE_BUILD_TYPE=Release
+	cmake --build $(BUILD_RELEASE) -j$(JOBS) --target programs
 
+# The project's own checks build with warnings as errors (TANDEM_WERROR); a user's or packager's
+# build does not. `release-check` is the default build a packager runs (Release, tests on), whole,
+# with -Werror, so a warning GCC gives only at -O3 fails `make test` and not a user's build.
 build-test: setup
-	cmake -S . -B $(BUILD_TEST) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTANDEM_SANITIZE=ON
+	cmake -S . -B $(BUILD_TEST) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTANDEM_SANITIZE=ON -DTANDEM_WERROR=ON
 	cmake --build $(BUILD_TEST) -j$(JOBS)
+
+release-check: setup
+	cmake -S . -B $(BUILD_RELEASE) -G Ninja -DCMAKE_BUILD_TYPE=Release -DTANDEM_WERROR=ON
+	cmake --build $(BUILD_RELEASE) -j$(JOBS)
 
 demo: release
 	@echo
@@ -51,7 +59,7 @@ reliability: release
 # each on the seed corpus in `make test`, FUZZ_RUNS executions each in `make fuzz-long`
 # (docs/reliability.md).
 fuzz-build: setup
-	cmake -S . -B $(BUILD_FUZZ) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTANDEM_FUZZ=ON \
+	cmake -S . -B $(BUILD_FUZZ) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTANDEM_FUZZ=ON -DTANDEM_WERROR=ON \
 	  -DCMAKE_CXX_COMPILER=clang++-14
 	cmake --build $(BUILD_FUZZ) -j$(JOBS)
 
@@ -63,7 +71,7 @@ fuzz-long: fuzz-build
 
 # The shared-memory ring, transport and SDK server under ThreadSanitizer (docs/shm.md).
 tsan: setup
-	cmake -S . -B $(BUILD_TSAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTANDEM_TSAN=ON
+	cmake -S . -B $(BUILD_TSAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTANDEM_TSAN=ON -DTANDEM_WERROR=ON
 	cmake --build $(BUILD_TSAN) -j$(JOBS) --target unit_proto unit_chain unit_sdk unit_capture
 	$(BUILD_TSAN)/bin/unit_proto '[shm]'
 	$(BUILD_TSAN)/bin/unit_chain '[shm]'

@@ -8,15 +8,20 @@
 #include "pipeline/cli/serve.h"
 #include "pipeline/cli/transform.h"
 #include "pipeline/common/log.h"
+#include "pipeline/spec/commands.h"
 #include "pipeline/spec/spec.h"
 
 namespace {
 
 constexpr int exit_spec_error = 2;
 
+// The spec, with every stage's program found (spec/commands.h): nothing starts unless all are.
 std::optional<tandem::spec::PipelineSpec> load(const std::string& path) {
   try {
-    return tandem::spec::load_spec_file(path);
+    auto spec = tandem::spec::load_spec_file(path);
+    auto errors = tandem::spec::command_errors(spec, tandem::spec::CommandSearch::here());
+    if (!errors.empty()) throw tandem::spec::SpecErrors(std::move(errors));
+    return spec;
   } catch (const tandem::spec::SpecErrors& e) {
     for (const auto& error : e.errors()) std::cerr << error.to_string() << "\n";
     std::cerr << path << ": " << e.errors().size() << " error(s)\n";
@@ -83,6 +88,12 @@ int main(int argc, char** argv) {
               << " stage(s):";
     for (const auto& s : spec->stages) std::cout << " " << s.name;
     std::cout << "\n";
+    const auto search = tandem::spec::CommandSearch::here();
+    for (const auto& s : spec->stages) {
+      const auto resolved = tandem::spec::resolve_command(s, search);
+      std::cout << "  " << s.name << ": " << s.command[0] << " -> " << resolved.program << " ("
+                << resolved.how << ")\n";
+    }
     return 0;
   }
   if (transform->parsed()) return tandem::cli::transform(*spec, transform_args);

@@ -48,10 +48,15 @@ struct ExecutionParameters {
   std::optional<std::uint32_t> max_payload_mb;
 };
 
+// Where a stage with mount_model_dir sees its model_dir.
+inline constexpr const char* model_mount_point = "/opt/ml/model";
+
 struct StageSpec {
   std::string name;       // container hostname; "container-N" when the spec names none
   std::string container;  // always "container-N" (1-based position), for SageMaker-style errors
-  std::vector<std::string> command;      // argv; never run through a shell
+  std::vector<std::string> command;  // argv; never run through a shell
+  int command_line = 0;              // where `command` is in the spec (1-based; 0: unknown)
+  int command_column = 0;
   std::string working_dir;               // absolute, resolved against the spec file's folder
   std::optional<std::string> model_dir;  // absolute; passed as SM_MODEL_DIR
   std::map<std::string, std::string> env;

@@ -149,7 +149,12 @@ void assign(std::optional<T> read, std::optional<T>& field) {
 
 void read_stage_fields(Context& ctx, const Fields& fields, const std::filesystem::path& base_dir,
                        StageSpec& stage) {
-  if (auto v = fields.require("command")) read_command(ctx, *v, stage.command);
+  if (auto v = fields.require("command")) {
+    read_command(ctx, *v, stage.command);
+    // YAML marks are 0-based, -1 when unknown.
+    stage.command_line = v->mark.line + 1;
+    stage.command_column = v->mark.column + 1;
+  }
   if (auto v = fields.get("working_dir")) assign(read_path(ctx, *v, base_dir), stage.working_dir);
   if (auto v = fields.get("model_dir")) assign(read_path(ctx, *v, base_dir), stage.model_dir);
   if (auto v = fields.get("env")) read_env(ctx, *v, stage.env);

@@ -54,12 +54,14 @@ struct ExecImage {
   std::vector<char*> argv;
   std::vector<char*> envp;
   const char* mount_source = nullptr;
-  std::string uid_map, gid_map;  // for an unprivileged user namespace: ourselves as root
-  std::vector<int> inherit;      // descriptors the stage keeps (LaunchSpec::inherit)
-  std::vector<int> keep;         // those and the launch report pipe, sorted
+  const char* program = nullptr;  // LaunchSpec::program; nullptr: argv[0] on PATH
+  std::string uid_map, gid_map;   // for an unprivileged user namespace: ourselves as root
+  std::vector<int> inherit;       // descriptors the stage keeps (LaunchSpec::inherit)
+  std::vector<int> keep;          // those and the launch report pipe, sorted
 
   explicit ExecImage(const LaunchSpec& spec) {
     for (const auto& fd : spec.inherit) inherit.push_back(fd.get());
+    if (!spec.program.empty()) program = spec.program.c_str();
     if (spec.model_mount_source) {
       mount_source = spec.model_mount_source->c_str();
       uid_map = "0 " + std::to_string(getuid()) + " 1";
@@ -168,7 +170,11 @@ int mount_model_dir(const ExecImage& image) {
     // Nothing of tandem's (listening sockets, other stages' pipes) leaks into the stage; the
     // report pipe is close-on-exec and tells of a failed exec.
     close_all_except(image.keep);
-    execvpe(image.argv[0], image.argv.data(), image.envp.data());
+    if (image.program) {
+      execve(image.program, image.argv.data(), image.envp.data());
+    } else {
+      execvpe(image.argv[0], image.argv.data(), image.envp.data());
+    }
     step = step_exec;
   }
   send(error_fd, {report_failure, step, errno});

@@ -17,12 +17,15 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/spec/spec.h"
 #include "tandem/proto/shm_segment.h"
 
 namespace tandem::supervisor {
 
 struct LaunchSpec {
   std::vector<std::string> argv;
+  // The file to execute (spec::resolve_command); empty: argv[0], looked up on PATH.
+  std::string program;
   std::string working_dir;
   std::map<std::string, std::string> env;  // added to (and overriding) tandem's environment
   // When set, the stage runs in its own mount namespace with this folder bind-mounted at
@@ -33,7 +36,7 @@ struct LaunchSpec {
   std::vector<proto::shm::UniqueFd> inherit;
 };
 
-inline constexpr const char* model_mount_point = "/opt/ml/model";
+using spec::model_mount_point;
 
 struct ExitStatus {
   int wait_status = 0;

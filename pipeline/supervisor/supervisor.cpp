@@ -13,6 +13,7 @@
 
 #include "pipeline/common/http_client.h"
 #include "pipeline/common/log.h"
+#include "pipeline/spec/commands.h"
 #include "pipeline/supervisor/listen_check.h"
 
 namespace tandem::supervisor {
@@ -84,6 +85,9 @@ Supervisor::~Supervisor() = default;
 void Supervisor::launch(Stage& stage) {
   LaunchSpec launch;
   launch.argv = stage.spec.command;
+  // Looked up again at every start: the file may have moved since the spec was checked; when
+  // it is nowhere, the launch fails with the exec's own error.
+  launch.program = spec::resolve_command(stage.spec, spec::CommandSearch::here()).program;
   launch.working_dir = stage.spec.working_dir;
   launch.env = stage.spec.env;
   // The container contract wins over anything the stage's env says.
@@ -105,8 +109,8 @@ void Supervisor::launch(Stage& stage) {
   stage.policy.on_started(stage.launched);
   log::info("{} started: pid {}, port {}", stage.label(), process->pid(), stage.port);
   // The environment tandem adds to its own, which it never prints: secret values masked.
-  log::debug("{} command: [{}] in {}; environment added: {}", stage.label(),
-             fmt::join(launch.argv, ", "), launch.working_dir,
+  log::debug("{} command: [{}] ({}) in {}; environment added: {}", stage.label(),
+             fmt::join(launch.argv, ", "), launch.program, launch.working_dir,
              spec::describe_env(stage.spec, launch.env));
   asio::co_spawn(executor_, pump_output(stage, process), asio::detached);
   asio::co_spawn(executor_, watch_exit(stage, process), asio::detached);

@@ -40,34 +40,71 @@ def test_stage_that_exits_at_start(tandem_factory):
         "    | identity: failing at start-up as asked")
 
 
-def test_missing_program(tandem_factory, tmp_path):
-    code, log = failed_start(tandem_factory, {"name": "no-program", "stages": [
-        identity("good"),
-        {"name": "ghost", "command": [str(tmp_path / "no-such-stage"), "serve"]}]})
-    assert code == 1, log
-    assert start_failure_message(log) == (
-        f"stage 'ghost' (container-2): cannot execute '{tmp_path / 'no-such-stage'}': "
-        "No such file or directory")
+# A program that cannot be run is a spec error, found before any stage starts: `validate` and
+# `serve` say which stage, where its command is in the spec and where tandem looked.
+@pytest.mark.parametrize("command", ["validate", "serve"])
+def test_missing_program(tmp_path, command):
+    spec = {"name": "no-program", "stages": [
+        identity("good"), {"name": "ghost", "command": [str(tmp_path / "no-such-stage"), "serve"]}]}
+    write_spec(tmp_path, spec)
+    result = run_tandem(command, "pipeline.yaml", "--port", "0", cwd=tmp_path) \
+        if command == "serve" else run_tandem(command, "pipeline.yaml", cwd=tmp_path)
+    assert result.returncode == 2, result
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"pipeline.yaml:9:3: stages[1].command: stage 'ghost': cannot run "
+        f"'{tmp_path / 'no-such-stage'}': no such file\n"
+        "pipeline.yaml: 1 error(s)\n")
 
 
-def test_program_not_on_path(tandem_factory):
-    code, log = failed_start(tandem_factory, {"name": "no-program", "stages": [
+def test_program_not_on_path(tmp_path):
+    write_spec(tmp_path, {"name": "no-program", "stages": [
         {"name": "ghost", "command": ["tandem-no-such-stage", "serve"]}]})
-    assert code == 1, log
-    assert start_failure_message(log) == (
-        "stage 'ghost' (container-1): cannot execute 'tandem-no-such-stage': "
-        "No such file or directory")
+    result = run_tandem("validate", "pipeline.yaml", cwd=tmp_path)
+    assert result.returncode == 2, result
+    bin_dir = tandem_exe().resolve().parent
+    assert result.stderr == (
+        "pipeline.yaml:5:3: stages[0].command: stage 'ghost': cannot run "
+        f"'tandem-no-such-stage': not found in {bin_dir}, {bin_dir.parent / 'libexec/tandem'}, "
+        "PATH\npipeline.yaml: 1 error(s)\n")
 
 
-def test_program_not_executable(tandem_factory, tmp_path):
+def test_program_not_executable(tmp_path):
     script = tmp_path / "stage.sh"
     script.write_text("#!/bin/sh\nexit 0\n")
     script.chmod(0o644)
-    code, log = failed_start(tandem_factory, {"name": "no-exec", "stages": [
-        {"name": "noexec", "command": [str(script)]}]})
-    assert code == 1, log
-    assert start_failure_message(log) == (
-        f"stage 'noexec' (container-1): cannot execute '{script}': Permission denied")
+    write_spec(tmp_path, {"name": "no-exec", "stages": [{"name": "noexec", "command": [str(script)]}]})
+    result = run_tandem("validate", "pipeline.yaml", cwd=tmp_path)
+    assert result.returncode == 2, result
+    assert result.stderr == (
+        f"pipeline.yaml:5:3: stages[0].command: stage 'noexec': cannot run '{script}': "
+        "not executable (no execute permission)\npipeline.yaml: 1 error(s)\n")
+
+
+def test_builtin_stages_found_without_path(tmp_path):
+    """`tandem-*` commands resolve beside the running tandem, with nothing of tandem's on PATH
+    (the README's tour runs build/release/bin/tandem from a fresh shell)."""
+    write_spec(tmp_path, {"name": "good", "stages": [identity("a"), {
+        "name": "b", "command": ["sh", "-c", "exit 0"]}]})
+    env = process_env()
+    env["PATH"] = "/usr/bin:/bin"
+    result = subprocess.run([str(tandem_exe()), "validate", "pipeline.yaml"], capture_output=True,
+                            text=True, env=env, cwd=tmp_path, timeout=60)
+    assert result.returncode == 0, result
+    bin_dir = tandem_exe().resolve().parent
+    assert result.stdout == (
+        "pipeline.yaml: ok: endpoint 'good', 2 stage(s): a b\n"
+        f"  a: tandem-identity -> {bin_dir / 'tandem-identity'} (beside tandem)\n"
+        "  b: sh -> /usr/bin/sh (PATH)\n")
+
+
+def test_builtin_stages_run_without_path(tandem_factory):
+    """The same pipeline serves with a PATH that does not hold tandem's folder."""
+    tandem = tandem_factory({"name": "no-path", "stages": [identity("a"), identity("b")]},
+                            env={"PATH": "/usr/bin:/bin"})
+    response = tandem.invoke(b"hello")
+    assert response.status == 200, response
+    assert response.body == b"hello"
 
 
 def test_missing_working_dir(tandem_factory, tmp_path):
@@ -153,7 +190,11 @@ def test_validate_ok(tmp_path):
     write_spec(tmp_path, {"name": "good", "stages": [identity("a"), identity("b")]}, "good.yaml")
     result = run_tandem("validate", "good.yaml", cwd=tmp_path)
     assert result.returncode == 0, result
-    assert result.stdout == "good.yaml: ok: endpoint 'good', 2 stage(s): a b\n"
+    bin_dir = tandem_exe().resolve().parent
+    assert result.stdout == (
+        "good.yaml: ok: endpoint 'good', 2 stage(s): a b\n"
+        f"  a: tandem-identity -> {bin_dir / 'tandem-identity'} (beside tandem)\n"
+        f"  b: tandem-identity -> {bin_dir / 'tandem-identity'} (beside tandem)\n")
     assert result.stderr == ""
 
 
