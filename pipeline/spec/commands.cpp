@@ -46,18 +46,28 @@ std::string on_path(const std::string& name, std::string_view path, const std::s
 }
 
 ResolvedCommand resolve_path(const StageSpec& stage, const std::string& written) {
-  std::string file = written;
   const std::string_view mount(model_mount_point);
   if (stage.mount_model_dir && stage.model_dir && written.starts_with(mount) &&
       (written.size() == mount.size() || written[mount.size()] == '/')) {
-    // Inside the stage's mount namespace /opt/ml/model is model_dir.
-    file = *stage.model_dir + written.substr(mount.size());
-  } else if (!written.starts_with('/') && !stage.working_dir.empty()) {
-    file = (fs::path(stage.working_dir) / written).lexically_normal().string();
+    // Inside the stage's mount namespace /opt/ml/model is model_dir: executed as written.
+    const std::string file = *stage.model_dir + written.substr(mount.size());
+    const std::string why = unusable(file);
+    if (!why.empty()) return {"", fmt::format("{}: {}", file, why)};
+    return {written, "in model_dir"};
   }
+  if (written.starts_with('/')) {
+    const std::string why = unusable(written);
+    if (!why.empty()) return {"", why};
+    return {written, "as written"};
+  }
+  // Executed from working_dir, so the same file by its absolute name.
+  std::error_code error;
+  const fs::path base =
+      stage.working_dir.empty() ? fs::current_path(error) : fs::path(stage.working_dir);
+  const std::string file = (base / written).lexically_normal().string();
   const std::string why = unusable(file);
-  if (!why.empty()) return {"", file == written ? why : fmt::format("{}: {}", file, why)};
-  return {written, "as written"};
+  if (!why.empty()) return {"", fmt::format("{}: {}", file, why)};
+  return {file, "in working_dir"};
 }
 
 }  // namespace

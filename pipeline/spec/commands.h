@@ -21,7 +21,9 @@ struct CommandSearch {
 
 struct ResolvedCommand {
   std::string program;  // the file to execute; empty when none was found
-  std::string how;      // "beside tandem", "libexec", "PATH", "as written"; or why none was found
+  // "beside tandem", "libexec", "PATH", "in working_dir", "in model_dir", "as written"; or why
+  // none was found
+  std::string how;
   bool found() const { return !program.empty(); }
 };
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import subprocess
 
@@ -140,8 +141,15 @@ def test_example_specs_validate(spec, summary):
     result = subprocess.run([str(tandem_exe()), "validate", f"examples/{spec}"],
                             capture_output=True, text=True, env=process_env(), cwd=ref.REPO_ROOT,
                             timeout=60)
-    assert (result.returncode, result.stdout, result.stderr) == (
-        0, f"examples/{spec}: ok: {summary}\n", "")
+    assert (result.returncode, result.stderr) == (0, ""), result
+    first, *stages = result.stdout.splitlines()
+    assert first == f"examples/{spec}: ok: {summary}"
+    # Then where each stage's program resolved: an absolute file that exists.
+    assert [line.split(":")[0].strip() for line in stages] == summary.split(": ")[1].split()
+    for line in stages:
+        match = re.fullmatch(r"  \S+: (\S+) -> (/\S+) \((beside tandem|PATH|in working_dir)\)", line)
+        assert match, line
+        assert os.access(match.group(2), os.X_OK), line
 
 
 # --- (1) breast-cancer through the C++ stages ------------------------------------------------
