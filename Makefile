@@ -9,7 +9,7 @@ JOBS          ?= 2
 DEMO_SPEC     ?= examples/breast-cancer/pipeline.yaml
 DEMO_PORT     ?= 8080
 
-.PHONY: all setup release release-check build-test demo test reliability tsan bench-shm fuzz-build fuzz fuzz-long clean format
+.PHONY: all setup release release-check build-test demo test tour reliability tsan bench-shm fuzz-build fuzz fuzz-long clean format
 
 all: release
 
@@ -40,11 +40,17 @@ demo: release
 	@echo
 	@echo "Stop with Ctrl-C."
 	@echo
-	PATH="$(CURDIR)/$(BUILD_RELEASE)/bin:$$PATH" $(BUILD_RELEASE)/bin/tandem serve $(DEMO_SPEC) --port $(DEMO_PORT)
+	$(BUILD_RELEASE)/bin/tandem serve $(DEMO_SPEC) --port $(DEMO_PORT)
 
-test: build-test
+test: build-test release-check
 	ctest --test-dir $(BUILD_TEST) --output-on-failure -j$(JOBS)
 	$(MAKE) --no-print-directory fuzz
+	$(MAKE) --no-print-directory tour
+
+# The README's set-up and tour, run as written from a fresh environment (nothing of tandem's on
+# PATH), checking the answers it shows: tests/readme/run_tour.py. Needs port 8080.
+tour:
+	tests/readme/run_tour.py
 
 # The long reliability suite (tests/reliability, docs/reliability.md) on the optimised build:
 # 10 minutes of soak per pipeline, 2 minutes of chaos per pipeline, a transform job SIGKILLed

@@ -203,3 +203,28 @@ def test_validate_missing_file(tmp_path):
     assert result.returncode == 2, result
     assert result.stderr == ("absent.yaml: cannot read the spec: No such file or directory\n"
                              "absent.yaml: 1 error(s)\n")
+
+
+def test_installed_tandem_finds_its_stages(tmp_path):
+    """After `cmake --install`, the installed tandem runs its own stages: beside it in
+    PREFIX/bin, or in PREFIX/libexec/tandem, with nothing of tandem's on PATH."""
+    prefix = tmp_path / "prefix"
+    build = tandem_exe().resolve().parent.parent
+    install = subprocess.run(["cmake", "--install", str(build), "--prefix", str(prefix)],
+                             capture_output=True, text=True, timeout=120)
+    assert install.returncode == 0, install
+    libexec = prefix / "libexec" / "tandem"
+    libexec.mkdir(parents=True)
+    (prefix / "bin" / "tandem-postprocess").rename(libexec / "tandem-postprocess")
+    write_spec(tmp_path, {"name": "installed", "stages": [
+        {"name": "a", "command": ["tandem-identity", "serve"]},
+        {"name": "b", "command": ["tandem-postprocess", "serve"]}]})
+    env = process_env()
+    env["PATH"] = "/usr/bin:/bin"
+    result = subprocess.run([str(prefix / "bin" / "tandem"), "validate", "pipeline.yaml"],
+                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert (result.returncode, result.stderr) == (0, ""), result
+    assert result.stdout == (
+        "pipeline.yaml: ok: endpoint 'installed', 2 stage(s): a b\n"
+        f"  a: tandem-identity -> {prefix / 'bin' / 'tandem-identity'} (beside tandem)\n"
+        f"  b: tandem-postprocess -> {libexec / 'tandem-postprocess'} (libexec)\n")
