@@ -97,6 +97,28 @@ TEST_CASE("the summary lists malformed lines and the totals; the report has ever
   CHECK(json["results"][0]["source"] == "capture.jsonl:3");
 }
 
+TEST_CASE("a warning is listed with its event and counted; it does not fail the run") {
+  auto event = captured("1");
+  event.warnings = {"eventMetadata.inferenceTime: cannot read \"yesterday\" as a time"};
+  ReplaySummary summary;
+  summary.outcomes.push_back(judge(event, reply(200, "1"), 0));
+  REQUIRE(summary.outcomes[0].warnings == event.warnings);
+  summary.totals = {1, 1, 0, 0, 0, 0, 0, 1};
+  CHECK(summary.totals.all_matched());
+  CHECK(describe(summary) ==
+        "WARNING  event ev-1 (capture.jsonl:3): eventMetadata.inferenceTime: cannot read "
+        "\"yesterday\" as a time\n"
+        "replay: 1 event(s): 1 matched, 0 differed, 0 failed; 1 warning(s)\n");
+  const auto json = to_json(summary);
+  CHECK(json["warnings"] == 1);
+  CHECK(json["allMatched"] == true);
+  CHECK(json["results"][0]["warnings"][0] ==
+        "eventMetadata.inferenceTime: cannot read \"yesterday\" as a time");
+  // An event without warnings has no such key.
+  summary.outcomes[0].warnings.clear();
+  CHECK_FALSE(to_json(summary)["results"][0].contains("warnings"));
+}
+
 TEST_CASE("trace file names") {
   CHECK(trace_file_name("5d1c-4a3e") == "5d1c-4a3e.json");
   CHECK(trace_file_name("in/a.csv#3") == "in_a.csv_3.json");
