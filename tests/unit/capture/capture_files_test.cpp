@@ -90,7 +90,7 @@ TEST_CASE("a record whose time cannot be read is an event with a warning, not a 
   CHECK(read.events[2].event.inference_time);
 }
 
-TEST_CASE("a capture line over 256 MiB is reported by file and line; the others are read") {
+TEST_CASE("a capture line over 256 MiB is reported by file and line, the others read") {
   GeneratedStore store;
   const ObjectEvents read = read_capture_file(store, "k", "capture.jsonl");
   REQUIRE(read.events.size() == 2);

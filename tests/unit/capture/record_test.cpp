@@ -72,7 +72,7 @@ TEST_CASE("inference id and custom attributes are recorded only when sent") {
   CHECK(line["eventMetadata"]["customAttributes"] == "trace=abc");
 }
 
-TEST_CASE("content types not listed are stored as base64; JSON ones as JSON text") {
+TEST_CASE("content types not listed are stored as base64, JSON ones as JSON text") {
   ContentTypeRules rules;
   auto event = example_event();
   event.input = Payload{"application/x-npy", std::string("\x93NUMPY\x00\x01", 8)};

@@ -48,7 +48,7 @@ TEST_CASE("verdicts") {
   CHECK(judge(no_output, reply(200, "1"), 1e-6).verdict == Verdict::replayed);
 }
 
-TEST_CASE("a captured error replayed as the same error matches; answered now differs") {
+TEST_CASE("a captured error replayed as the same error matches, answered now differs") {
   auto error = captured(R"({"message":"x"})");
   error.event.status = 424;
   CHECK(judge(error, reply(424, R"({"message":"y"})"), 1e-6).verdict == Verdict::matched);
@@ -80,7 +80,7 @@ TEST_CASE("the first stage whose output differs is named") {
         "replay: 1 event(s): 0 matched, 1 differed, 0 failed\n");
 }
 
-TEST_CASE("the summary lists malformed lines and the totals; the report has every outcome") {
+TEST_CASE("the summary lists malformed lines and the totals, the report every outcome") {
   ReplaySummary summary;
   summary.outcomes.push_back(judge(captured("1"), reply(200, "1"), 0));
   summary.malformed.push_back({{"capture.jsonl", 7}, "not valid JSON"});
@@ -97,7 +97,7 @@ TEST_CASE("the summary lists malformed lines and the totals; the report has ever
   CHECK(json["results"][0]["source"] == "capture.jsonl:3");
 }
 
-TEST_CASE("a warning is listed with its event and counted; it does not fail the run") {
+TEST_CASE("a warning is listed with its event and counted, and does not fail the run") {
   auto event = captured("1");
   event.warnings = {"eventMetadata.inferenceTime: cannot read \"yesterday\" as a time"};
   ReplaySummary summary;
