@@ -21,7 +21,13 @@ void take_line(std::string_view line, const std::string& name, std::size_t numbe
     out.malformed.push_back(MalformedLine::at(name, number, std::move(parsed.error.message)));
     return;
   }
-  out.events.push_back({std::move(*parsed.event), {name, number}});
+  // Member by member, as MalformedLine::at below.
+  SourcedEvent event;
+  event.event = std::move(*parsed.event);
+  event.source.file = name;
+  event.source.line = number;
+  event.warnings = std::move(parsed.warnings);
+  out.events.push_back(std::move(event));
 }
 
 }  // namespace

@@ -24,6 +24,7 @@ struct Source {
 struct SourcedEvent {
   Event event;
   Source source;
+  std::vector<std::string> warnings;  // what could not be read but is not needed to replay it
 };
 
 struct MalformedLine {

@@ -31,7 +31,9 @@ struct Answer {
 };
 
 // Nothing when the answers match. The mode comes from the captured content type; when either
-// body does not parse in that mode they are compared byte for byte. JSON nested deeper than
+// body does not parse in that mode they are compared byte for byte. A captured answer without a
+// content type (null in the capture file) matches any content type, and its body is compared
+// in the mode of the replayed one. JSON nested deeper than
 // proto::json::max_depth is compared byte for byte too, and a difference's `where` says so:
 // "byte 3 (captured answer: JSON nested deeper than 512 levels at byte 512; compared byte for
 // byte)".

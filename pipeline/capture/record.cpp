@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <cstdint>
 #include <ctime>
 #include <nlohmann/json.hpp>
 
@@ -15,6 +17,9 @@ namespace tandem::capture {
 namespace {
 
 using Json = nlohmann::ordered_json;
+
+// How much of an unreadable inferenceTime a warning quotes.
+constexpr std::size_t kShownTimeBytes = 80;
 
 bool listed(const std::vector<std::string>& types, const std::string& media) {
   return std::any_of(types.begin(), types.end(),
@@ -49,9 +54,14 @@ struct Reader {
       fail(path, "expected an object");
       return nullptr;
     }
+    // A key whose value is null reads as a missing one: real capture files write null for
+    // what they do not know (AWS's LLM-monitoring schema: the answer's observedContentType).
     const auto found = object.find(key);
-    if (found == object.end()) {
-      if (required) fail(path.empty() ? key : path + "." + key, "missing");
+    if (found == object.end() || found->is_null()) {
+      if (required) {
+        fail(path.empty() ? key : path + "." + key,
+             found == object.end() ? "missing" : "missing (null)");
+      }
       return nullptr;
     }
     return &*found;
@@ -80,14 +90,19 @@ struct Reader {
     return std::nullopt;
   }
 
+  // observedContentType and encoding may be null or missing: absent. `mode` is not read (the
+  // key, endpointInput or endpointOutput, says which payload it is), so it may be anything.
   std::optional<Payload> payload(const nlohmann::json& object, const std::string& path) {
     Payload payload;
-    auto content_type = header(object, "observedContentType", path, true);
+    auto content_type = header(object, "observedContentType", path, false);
     auto data = string(object, "data", path, true);
-    auto encoding = string(object, "encoding", path, true);
-    if (!content_type || !data || !encoding) return std::nullopt;
-    payload.content_type = std::move(*content_type);
-    if (*encoding == "BASE64") {
+    auto encoding = string(object, "encoding", path, false);
+    if (!data || !error.empty()) return std::nullopt;
+    payload.content_type = content_type.value_or("");
+    if (!encoding) {
+      payload.data = std::move(*data);  // no encoding was applied: the data is as written
+      payload.encoding = std::nullopt;
+    } else if (*encoding == "BASE64") {
       auto decoded = base64_decode(*data);
       if (!decoded) {
         fail(path + ".data", "not valid base64");
@@ -144,6 +159,75 @@ void read_extension(Reader& reader, const nlohmann::json& tandem, Event& event) 
     read_stages(reader, *stages, event);
 }
 
+// The time is metadata for replay: a record whose time cannot be read is still an event, with a
+// warning; a missing or null time is no time, without one.
+void read_inference_time(const nlohmann::json& metadata, Event& event,
+                         std::vector<std::string>& warnings) {
+  if (!metadata.is_object()) return;
+  const auto found = metadata.find("inferenceTime");
+  if (found == metadata.end() || found->is_null()) return;
+  if (found->is_string()) {
+    if (auto time = parse_inference_time(found->get_ref<const std::string&>())) {
+      event.inference_time = *time;
+      return;
+    }
+  }
+  std::string shown = found->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (shown.size() > kShownTimeBytes) shown = shown.substr(0, kShownTimeBytes) + "...";
+  warnings.push_back(
+      fmt::format("eventMetadata.inferenceTime: cannot read {} as a time "
+                  "(expected yyyy-mm-ddThh:mm:ss[.fraction][Z|+hh:mm|-hh:mm])",
+                  shown));
+}
+
+// Reads exactly `count` digits at `pos`, moving past them.
+bool digits(std::string_view text, std::size_t& pos, int count, int& value) {
+  if (pos + static_cast<std::size_t>(count) > text.size()) return false;
+  value = 0;
+  for (int i = 0; i < count; ++i, ++pos) {
+    if (!std::isdigit(static_cast<unsigned char>(text[pos]))) return false;
+    value = value * 10 + (text[pos] - '0');
+  }
+  return true;
+}
+
+// Reads one of `allowed` at `pos`, moving past it.
+bool one_of(std::string_view text, std::size_t& pos, std::string_view allowed) {
+  if (pos >= text.size() || allowed.find(text[pos]) == std::string_view::npos) return false;
+  ++pos;
+  return true;
+}
+
+// ".789012" (or ",789012", as ISO 8601 allows): 1 to 9 digits; nothing at all is no fraction.
+std::optional<std::chrono::nanoseconds> fraction(std::string_view text, std::size_t& pos) {
+  if (!one_of(text, pos, ".,")) return std::chrono::nanoseconds(0);
+  std::int64_t value = 0;
+  int count = 0;
+  for (; pos < text.size() && std::isdigit(static_cast<unsigned char>(text[pos])); ++pos) {
+    if (++count > 9) return std::nullopt;
+    value = value * 10 + (text[pos] - '0');
+  }
+  if (count == 0) return std::nullopt;
+  for (; count < 9; ++count) value *= 10;
+  return std::chrono::nanoseconds(value);
+}
+
+// What follows the time: "Z", "+hh:mm", "+hhmm", "+hh" (or '-'), or nothing (UTC).
+std::optional<std::chrono::minutes> utc_offset(std::string_view zone) {
+  if (zone.empty() || zone == "Z" || zone == "z") return std::chrono::minutes(0);
+  std::size_t pos = 0;
+  int hours = 0;
+  int minutes = 0;
+  if (!one_of(zone, pos, "+-") || !digits(zone, pos, 2, hours)) return std::nullopt;
+  if (pos < zone.size()) {
+    one_of(zone, pos, ":");
+    if (!digits(zone, pos, 2, minutes)) return std::nullopt;
+  }
+  if (pos != zone.size() || hours > 23 || minutes > 59) return std::nullopt;
+  const std::chrono::minutes offset = std::chrono::hours(hours) + std::chrono::minutes(minutes);
+  return zone.front() == '-' ? -offset : offset;
+}
+
 }  // namespace
 
 std::string_view to_string(Encoding encoding) {
@@ -189,31 +273,39 @@ std::string format_inference_time(std::chrono::system_clock::time_point time) {
 }
 
 std::optional<std::chrono::system_clock::time_point> parse_inference_time(std::string_view text) {
-  std::tm utc{};
-  int consumed = 0;
-  const std::string copy(text);
-  if (std::sscanf(copy.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &utc.tm_year, &utc.tm_mon,
-                  &utc.tm_mday, &utc.tm_hour, &utc.tm_min, &utc.tm_sec, &consumed) != 6) {
+  namespace chrono = std::chrono;
+  std::size_t pos = 0;
+  int year = 0;
+  int month = 0;
+  int day = 0;
+  int hour = 0;
+  int minute = 0;
+  int second = 0;
+  const bool read =
+      digits(text, pos, 4, year) && one_of(text, pos, "-") && digits(text, pos, 2, month) &&
+      one_of(text, pos, "-") && digits(text, pos, 2, day) && one_of(text, pos, "Tt ") &&
+      digits(text, pos, 2, hour) && one_of(text, pos, ":") && digits(text, pos, 2, minute) &&
+      one_of(text, pos, ":") && digits(text, pos, 2, second);
+  if (!read) return std::nullopt;
+  const auto fractional = fraction(text, pos);
+  const auto offset = utc_offset(text.substr(pos));
+  const chrono::year_month_day date{chrono::year(year), chrono::month(static_cast<unsigned>(month)),
+                                    chrono::day(static_cast<unsigned>(day))};
+  // Second 60 is a leap second (RFC 3339); it reads as the next minute's first.
+  if (!fractional || !offset || !date.ok() || hour > 23 || minute > 59 || second > 60)
     return std::nullopt;
-  }
-  std::string_view rest = text.substr(static_cast<std::size_t>(consumed));
-  if (rest.starts_with('.')) {
-    rest.remove_prefix(1);
-    while (!rest.empty() && std::isdigit(static_cast<unsigned char>(rest.front())))
-      rest.remove_prefix(1);
-  }
-  if (rest != "Z" && rest != "+00:00") return std::nullopt;
-  utc.tm_year -= 1900;
-  utc.tm_mon -= 1;
-  return std::chrono::system_clock::from_time_t(::timegm(&utc));
+  const auto time = chrono::sys_days(date) + chrono::hours(hour) + chrono::minutes(minute) +
+                    chrono::seconds(second) + *fractional - *offset;
+  return chrono::time_point_cast<chrono::system_clock::duration>(time);
 }
 
 std::string to_json_line(const Event& event, const ContentTypeRules& rules) {
   Json capture_data = Json::object();
   if (event.input) capture_data["endpointInput"] = payload_json(*event.input, "INPUT", rules);
   if (event.output) capture_data["endpointOutput"] = payload_json(*event.output, "OUTPUT", rules);
-  Json metadata{{"eventId", event.event_id},
-                {"inferenceTime", format_inference_time(event.inference_time)}};
+  Json metadata{{"eventId", event.event_id}};
+  if (event.inference_time)
+    metadata["inferenceTime"] = format_inference_time(*event.inference_time);
   if (event.inference_id) metadata["inferenceId"] = *event.inference_id;
   if (event.custom_attributes) metadata["customAttributes"] = *event.custom_attributes;
   Json line{{"captureData", std::move(capture_data)},
@@ -253,13 +345,7 @@ Parsed parse_json_line(std::string_view line) {
   }
   if (metadata) {
     if (auto id = reader.string(*metadata, "eventId", "eventMetadata", true)) event.event_id = *id;
-    if (auto time = reader.string(*metadata, "inferenceTime", "eventMetadata", false)) {
-      if (auto parsed_time = parse_inference_time(*time)) {
-        event.inference_time = *parsed_time;
-      } else {
-        reader.fail("eventMetadata.inferenceTime", "expected yyyy-mm-ddThh:mm:ssZ");
-      }
-    }
+    read_inference_time(*metadata, event, parsed.warnings);
     event.inference_id = reader.header(*metadata, "inferenceId", "eventMetadata", false);
     event.custom_attributes = reader.header(*metadata, "customAttributes", "eventMetadata", false);
   }
@@ -267,6 +353,7 @@ Parsed parse_json_line(std::string_view line) {
     read_extension(reader, *extension, event);
   if (!reader.error.empty()) {
     parsed.error.message = std::move(reader.error);
+    parsed.warnings.clear();
     return parsed;
   }
   parsed.event = std::move(event);

@@ -11,6 +11,11 @@
 //
 // `tandem` is present only when it has something to say: the client's Accept, a status other
 // than 200, or each stage's input and output (capture `stages: true`); docs/capture.md.
+//
+// The writer writes every field, times as "...Z" to the second. The reader takes what real
+// capture files hold: a null value as a missing key (observedContentType and encoding may be
+// either), times in the ISO-8601 forms below, and a time it cannot read as a warning, not an
+// error (replay needs the payloads, not the time).
 #pragma once
 
 #include <chrono>
@@ -37,9 +42,11 @@ struct ContentTypeRules {
 std::string media_type(std::string_view content_type);
 
 struct Payload {
-  std::string content_type;              // observedContentType
-  std::string data;                      // the bytes, decoded
-  Encoding encoding = Encoding::base64;  // as read; the writer decides its own
+  std::string content_type;  // observedContentType; empty when absent (null in a capture file)
+  std::string data;          // the bytes, decoded
+  // As read: absent when the file says null or nothing (the data is then taken as written).
+  // The writer decides its own.
+  std::optional<Encoding> encoding = Encoding::base64;
 };
 
 // One stage's part of an event (tandem extension).
@@ -54,7 +61,9 @@ struct StageRecord {
 
 struct Event {
   std::string event_id;  // a UUID
-  std::chrono::system_clock::time_point inference_time;
+  // The writer stamps an event without one; a capture record may have none (missing, null, or
+  // a time that cannot be read: replay replays it with a warning).
+  std::optional<std::chrono::system_clock::time_point> inference_time;
   std::optional<std::string> inference_id;
   std::optional<std::string> custom_attributes;
   std::optional<std::string> accept;  // tandem extension: the client's Accept
@@ -66,7 +75,10 @@ struct Event {
 
 // "2022-02-14T17:25:49Z" (seconds, UTC), the format of eventMetadata.inferenceTime.
 std::string format_inference_time(std::chrono::system_clock::time_point time);
-// Also accepts fractional seconds; nothing for anything else.
+// The ISO-8601 times capture files carry: "2024-05-01T12:34:56", then optionally a fraction
+// of 1 to 9 digits (".789012"), then "Z", a numeric offset ("+00:00", "-05:30", "+0530",
+// "+05"; converted to UTC) or nothing (UTC). 't', 'z' and a space in place of 'T' are read
+// too (RFC 3339). Nothing for anything else, such as an invalid date or a missing second.
 std::optional<std::chrono::system_clock::time_point> parse_inference_time(std::string_view text);
 
 // One line, without its line break.
@@ -75,10 +87,12 @@ std::string to_json_line(const Event& event, const ContentTypeRules& rules);
 struct ParseError {
   std::string message;  // e.g. "captureData.endpointInput.data: not valid base64"
 };
-// An event, or why the line is not a capture record.
+// An event, or why the line is not a capture record. An event may come with warnings: what
+// could not be read but is not needed to replay it ("eventMetadata.inferenceTime: ...").
 struct Parsed {
   std::optional<Event> event;
   ParseError error;
+  std::vector<std::string> warnings;
 };
 Parsed parse_json_line(std::string_view line);
 

@@ -220,6 +220,7 @@ void Replayer::finish() {
   auto& totals = summary_.totals;
   for (const auto& outcome : summary_.outcomes) {
     ++totals.events;
+    totals.warnings += outcome.warnings.size();
     switch (outcome.verdict) {
       case Verdict::matched:
         ++totals.matched;

@@ -75,6 +75,7 @@ std::string_view to_string(Verdict verdict) {
 Outcome judge(const SourcedEvent& captured, const Reply& reply, double tolerance) {
   const Event& event = captured.event;
   Outcome outcome{event.event_id, captured.source};
+  outcome.warnings = captured.warnings;
   outcome.captured_status = event.status;
   outcome.status = reply.status;
   if (reply.status == 0) {
@@ -126,6 +127,10 @@ std::string describe(const ReplaySummary& summary) {
       out += fmt::format("FAILED   event {} ({}): {}\n", outcome.event_id,
                          outcome.source.to_string(), outcome.message);
     }
+    for (const auto& warning : outcome.warnings) {
+      out += fmt::format("WARNING  event {} ({}): {}\n", outcome.event_id,
+                         outcome.source.to_string(), warning);
+    }
   }
   for (const auto& line : summary.malformed)
     out += fmt::format("MALFORMED {}: {}\n", line.source.to_string(), line.message);
@@ -135,6 +140,7 @@ std::string describe(const ReplaySummary& summary) {
   out += fmt::format("replay: {} event(s): {} matched, {} differed, {} failed", t.events, t.matched,
                      t.differed, t.failed);
   if (t.replayed > 0) out += fmt::format(", {} replayed without a captured answer", t.replayed);
+  if (t.warnings > 0) out += fmt::format("; {} warning(s)", t.warnings);
   if (t.malformed > 0) out += fmt::format("; {} malformed line(s) skipped", t.malformed);
   if (t.not_found > 0) out += fmt::format("; {} --only event(s) not found", t.not_found);
   out += "\n";
@@ -157,6 +163,7 @@ Json to_json(const ReplaySummary& summary) {
                                   {"difference", difference_json(o.first_stage->difference)}};
     }
     if (!o.message.empty()) r["message"] = o.message;
+    if (!o.warnings.empty()) r["warnings"] = o.warnings;
     results.push_back(std::move(r));
   }
   Json malformed = Json::array();
@@ -169,6 +176,7 @@ Json to_json(const ReplaySummary& summary) {
               {"differed", t.differed},
               {"failed", t.failed},
               {"replayed", t.replayed},
+              {"warnings", t.warnings},
               {"malformedLines", std::move(malformed)},
               {"notFound", summary.not_found},
               {"allMatched", t.all_matched()},

@@ -32,6 +32,7 @@ struct Outcome {
   std::optional<Difference> difference;        // differed
   std::optional<StageDifference> first_stage;  // differed, when the capture had stages
   std::string message;                         // failed: why
+  std::vector<std::string> warnings;           // from reading its record; replayed all the same
 };
 
 // Compares a replayed event's reply with its capture: the verdict, the difference, and the
@@ -46,6 +47,7 @@ struct Totals {
   std::size_t replayed = 0;
   std::size_t malformed = 0;
   std::size_t not_found = 0;  // --only ids absent from the capture
+  std::size_t warnings = 0;   // in replayed events' records; they do not fail the run
   bool all_matched() const {
     return differed == 0 && failed == 0 && malformed == 0 && not_found == 0;
   }
@@ -58,7 +60,8 @@ struct ReplaySummary {
   std::vector<std::string> not_found;
 };
 
-// The lines printed at the end: each difference, failure and malformed line, then the totals.
+// The lines printed at the end: each difference, failure, warning and malformed line, then the
+// totals.
 std::string describe(const ReplaySummary& summary);
 nlohmann::ordered_json to_json(const ReplaySummary& summary);
 

@@ -167,9 +167,10 @@ void CaptureWriter::run() {
 
 void CaptureWriter::write(Event& event) {
   if (event.event_id.empty()) event.event_id = random_uuid();
+  if (!event.inference_time) event.inference_time = std::chrono::system_clock::now();
   std::string line = to_json_line(event, options_.rules);
   line.push_back('\n');
-  const std::string hour = hour_folder(event.inference_time);
+  const std::string hour = hour_folder(*event.inference_time);
   if (file_ && (file_->hour != hour || (file_->records > 0 && file_->lines.size() + line.size() >
                                                                   options_.max_file_bytes))) {
     commit();
@@ -177,7 +178,7 @@ void CaptureWriter::write(Event& event) {
   if (!file_) {
     try {
       OpenFile file;
-      file.key = capture_file_key(destination_.prefix, options_.endpoint, event.inference_time,
+      file.key = capture_file_key(destination_.prefix, options_.endpoint, *event.inference_time,
                                   random_uuid());
       file.hour = hour;
       file.opened = Clock::now();

@@ -56,7 +56,41 @@ class GeneratedStore final : public storage::ObjectStore {
   void remove(const std::string&) override {}
 };
 
-TEST_CASE("a capture line over 256 MiB is reported by file and line; the others are read") {
+// One object of fixed text.
+class TextStore final : public storage::ObjectStore {
+ public:
+  explicit TextStore(std::string text) : text_(std::move(text)) {}
+  std::vector<storage::ObjectInfo> list(const std::string&) override { return {}; }
+  std::unique_ptr<storage::InputStream> open(const std::string&) override {
+    return std::make_unique<GeneratedStream>(text_, 0, "");
+  }
+  std::unique_ptr<storage::OutputObject> create(const std::string&) override { return nullptr; }
+  bool exists(const std::string&) override { return true; }
+  void remove(const std::string&) override {}
+
+ private:
+  std::string text_;
+};
+
+TEST_CASE("a record whose time cannot be read is an event with a warning, not a malformed line") {
+  std::string unreadable(kRecord);
+  unreadable.replace(unreadable.find("2024-02-14T17:25:49Z"), 20, "14/02/2024 17:25");
+  std::string zoneless(kRecord);
+  zoneless.replace(zoneless.find("2024-02-14T17:25:49Z"), 20, "2024-02-14T17:25:49.123456");
+  TextStore store(std::string(kRecord) + "\n" + unreadable + "\n" + zoneless + "\n");
+  const ObjectEvents read = read_capture_file(store, "k", "capture.jsonl");
+  CHECK(read.malformed.empty());
+  REQUIRE(read.events.size() == 3);
+  CHECK(read.events[0].warnings.empty());
+  REQUIRE(read.events[1].warnings.size() == 1);
+  CHECK(read.events[1].warnings[0].starts_with(
+      "eventMetadata.inferenceTime: cannot read \"14/02/2024 17:25\" as a time"));
+  CHECK_FALSE(read.events[1].event.inference_time);
+  CHECK(read.events[2].warnings.empty());
+  CHECK(read.events[2].event.inference_time);
+}
+
+TEST_CASE("a capture line over 256 MiB is reported by file and line, the others read") {
   GeneratedStore store;
   const ObjectEvents read = read_capture_file(store, "k", "capture.jsonl");
   REQUIRE(read.events.size() == 2);

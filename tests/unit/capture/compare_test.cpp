@@ -80,6 +80,21 @@ TEST_CASE("another content type is a difference") {
   CHECK_FALSE(compare_answers({"text/csv; charset=utf-8", "1"}, {"text/csv", "1"}, 1));
 }
 
+TEST_CASE("a captured answer without a content type is compared as the replayed one says") {
+  // AWS's LLM-monitoring capture schema: endpointOutput.observedContentType is null.
+  CHECK_FALSE(compare_answers({"", R"({"text":"hi","score":1})"},
+                              {"application/json", R"({"score":1.0, "text":"hi"})"}, 1e-6));
+  const auto d =
+      compare_answers({"", R"({"text":"hi"})"}, {"application/json", R"({"text":"ho"})"}, 1e-6);
+  REQUIRE(d);
+  CHECK(d->where == "$.text");
+  CHECK_FALSE(compare_answers({"", "1,2.0"}, {"text/csv", "1,2"}, 1e-6));
+  CHECK(compare_answers({"", "ab"}, {"application/octet-stream", "aX"}, 1)->where == "byte 1");
+  CHECK_FALSE(compare_answers({"", "ab"}, {"", "ab"}, 1));
+  // A captured content type and none replayed is still a difference.
+  CHECK(compare_answers({"text/csv", "1"}, {"", "1"}, 1)->where == "Content-Type");
+}
+
 TEST_CASE("other content types, and bodies that do not parse, compare byte for byte") {
   CHECK_FALSE(compare_answers({"application/octet-stream", "\x01\x02"},
                               {"application/octet-stream", "\x01\x02"}, 1));

@@ -72,7 +72,7 @@ TEST_CASE("inference id and custom attributes are recorded only when sent") {
   CHECK(line["eventMetadata"]["customAttributes"] == "trace=abc");
 }
 
-TEST_CASE("content types not listed are stored as base64; JSON ones as JSON text") {
+TEST_CASE("content types not listed are stored as base64, JSON ones as JSON text") {
   ContentTypeRules rules;
   auto event = example_event();
   event.input = Payload{"application/x-npy", std::string("\x93NUMPY\x00\x01", 8)};
@@ -168,7 +168,196 @@ TEST_CASE("SageMaker's own records read, with fractional seconds") {
       R"("eventMetadata":{"eventId":"e1","inferenceTime":"2022-02-14T17:25:49.123Z"},"eventVersion":"0"})");
   REQUIRE(parsed.event);
   CHECK(parsed.event->output->data == "0.025");
-  CHECK(format_inference_time(parsed.event->inference_time) == "2022-02-14T17:25:49Z");
+  CHECK(format_inference_time(*parsed.event->inference_time) == "2022-02-14T17:25:49Z");
+}
+
+// A UTC time from its fields, for the expected values below.
+std::chrono::system_clock::time_point utc(int y, unsigned mo, unsigned d, int h, int mi, int s,
+                                          std::chrono::nanoseconds fraction = {}) {
+  using namespace std::chrono;
+  return time_point_cast<system_clock::duration>(sys_days(year(y) / month(mo) / day(d)) + hours(h) +
+                                                 minutes(mi) + seconds(s) + fraction);
+}
+
+TEST_CASE("inferenceTime: the ISO-8601 forms real capture files carry") {
+  using std::chrono::nanoseconds;
+  const auto noon = utc(2024, 5, 1, 12, 34, 56);
+  // The SageMaker Python SDK's Model Monitor integration tests: no zone, microseconds.
+  CHECK(parse_inference_time("2024-05-01T12:34:56.789012") ==
+        utc(2024, 5, 1, 12, 34, 56, nanoseconds(789'012'000)));
+  CHECK(parse_inference_time("2024-05-01T12:34:56") == noon);   // no zone: UTC
+  CHECK(parse_inference_time("2024-05-01T12:34:56Z") == noon);  // what SageMaker writes
+  CHECK(parse_inference_time("2024-05-01T12:34:56.7Z") ==
+        utc(2024, 5, 1, 12, 34, 56, nanoseconds(700'000'000)));
+  CHECK(parse_inference_time("2024-05-01T12:34:56.123456789Z") ==
+        utc(2024, 5, 1, 12, 34, 56, nanoseconds(123'456'789)));
+  CHECK(parse_inference_time("2024-05-01T12:34:56,5Z") ==
+        utc(2024, 5, 1, 12, 34, 56, nanoseconds(500'000'000)));
+  CHECK(parse_inference_time("2024-05-01T12:34:56+00:00") == noon);  // Python's isoformat()
+  CHECK(parse_inference_time("2024-05-01T12:34:56.789012+00:00") ==
+        utc(2024, 5, 1, 12, 34, 56, nanoseconds(789'012'000)));
+  CHECK(parse_inference_time("2024-05-01T14:34:56+02:00") == noon);
+  CHECK(parse_inference_time("2024-05-01T14:34:56+0200") == noon);
+  CHECK(parse_inference_time("2024-05-01T14:34:56+02") == noon);
+  CHECK(parse_inference_time("2024-05-01T07:04:56-05:30") == noon);
+  CHECK(parse_inference_time("2024-04-30T23:34:56-13:00") == noon);  // across midnight
+  CHECK(parse_inference_time("2024-05-02T01:34:56+13:00") == noon);
+  CHECK(parse_inference_time("2024-05-01 12:34:56") == noon);  // Python's str(datetime)
+  CHECK(parse_inference_time("2024-05-01t12:34:56z") == noon);
+  CHECK(parse_inference_time("2024-02-29T00:00:00Z") == utc(2024, 2, 29, 0, 0, 0));
+  CHECK(parse_inference_time("2016-12-31T23:59:60Z") == utc(2017, 1, 1, 0, 0, 0));  // leap second
+}
+
+TEST_CASE("inferenceTime: what is not a time is nothing") {
+  for (const char* text : {"",
+                           "yesterday",
+                           "1714566896",
+                           "2024-05-01",
+                           "2024-05-01T12:34",
+                           "2024-05-01T12:34Z",
+                           "2024-5-01T12:34:56Z",
+                           "24-05-01T12:34:56Z",
+                           "2024-05-01X12:34:56Z",
+                           " 2024-05-01T12:34:56Z",
+                           "2024-05-01T12:34:56Z ",
+                           "2024-05-01T12:34:56 Z",
+                           "2024-05-01T12:34:56ZZ",
+                           "2024-05-01T12:34:56.Z",
+                           "2024-05-01T12:34:56.1234567890Z",
+                           "2024-05-01T12:34:56.12a",
+                           "2024-05-01T12:34:56+2",
+                           "2024-05-01T12:34:56+02:",
+                           "2024-05-01T12:34:56+02:3",
+                           "2024-05-01T12:34:56+02:300",
+                           "2024-05-01T12:34:56+24:00",
+                           "2024-05-01T12:34:56+02:60",
+                           "2024-05-01T12:34:56UTC",
+                           "2024-13-01T00:00:00Z",
+                           "2024-00-01T00:00:00Z",
+                           "2024-05-00T00:00:00Z",
+                           "2023-02-29T00:00:00Z",
+                           "2024-04-31T00:00:00Z",
+                           "2024-05-01T24:00:00Z",
+                           "2024-05-01T12:60:00Z",
+                           "2024-05-01T12:34:61Z",
+                           "2024-05-01T12:34:+5Z",
+                           "2024-05-01T1 :34:56Z"}) {
+    INFO(text);
+    CHECK_FALSE(parse_inference_time(text));
+  }
+}
+
+std::string sdk_record(const std::string& time) {
+  return R"({"captureData":{"endpointInput":{"observedContentType":"text/csv","mode":"INPUT","data":"1,2,3","encoding":"CSV"},)"
+         R"("endpointOutput":{"observedContentType":"text/csv","mode":"OUTPUT","data":"0.5","encoding":"CSV"}},)"
+         R"("eventMetadata":{"eventId":"e1","inferenceTime":)" +
+         time + R"(},"eventVersion":"0"})";
+}
+
+TEST_CASE("a record whose time has no zone is read, the time as UTC") {
+  const auto parsed = sdk_record(R"("2024-05-01T12:34:56.789012")");
+  const auto read = parse_json_line(parsed);
+  REQUIRE(read.event);
+  CHECK(read.warnings.empty());
+  CHECK(read.event->inference_time ==
+        utc(2024, 5, 1, 12, 34, 56, std::chrono::nanoseconds(789'012'000)));
+  CHECK(read.event->input->data == "1,2,3");
+  CHECK(read.event->output->data == "0.5");
+}
+
+TEST_CASE("a record whose time cannot be read is still read, with a warning") {
+  const auto words = parse_json_line(sdk_record(R"("yesterday")"));
+  REQUIRE(words.event);
+  CHECK_FALSE(words.event->inference_time);
+  CHECK(words.event->output->data == "0.5");
+  CHECK(words.warnings == std::vector<std::string>{
+                              "eventMetadata.inferenceTime: cannot read \"yesterday\" as a "
+                              "time (expected yyyy-mm-ddThh:mm:ss[.fraction][Z|+hh:mm|-hh:mm])"});
+  const auto number = parse_json_line(sdk_record("1714566896"));
+  REQUIRE(number.event);
+  REQUIRE(number.warnings.size() == 1);
+  CHECK(number.warnings[0].starts_with("eventMetadata.inferenceTime: cannot read 1714566896 as"));
+  // Quoted escaped and cut: a warning is printed on a terminal.
+  const auto long_text = parse_json_line(sdk_record("\"\\u001b[2J" + std::string(200, 'x') + "\""));
+  REQUIRE(long_text.event);
+  REQUIRE(long_text.warnings.size() == 1);
+  CHECK(long_text.warnings[0].starts_with(
+      "eventMetadata.inferenceTime: cannot read \"\\u001b[2Jxxx"));
+  CHECK(long_text.warnings[0].find("x... as a time") != std::string::npos);
+  CHECK(long_text.warnings[0].find('\x1b') == std::string::npos);
+  // No time is no time, without a warning.
+  for (
+      const auto& line :
+      {sdk_record("null"),
+       std::string(
+           R"({"captureData":{"endpointInput":{"observedContentType":"text/csv","mode":"INPUT","data":"1","encoding":"CSV"}},"eventMetadata":{"eventId":"e"}})")}) {
+    const auto read = parse_json_line(line);
+    REQUIRE(read.event);
+    CHECK_FALSE(read.event->inference_time);
+    CHECK(read.warnings.empty());
+  }
+  // A line that is not a record has an error, not warnings.
+  const auto broken = parse_json_line(
+      R"({"captureData":{},"eventMetadata":{"inferenceTime":"yesterday"},"eventVersion":"0"})");
+  CHECK_FALSE(broken.event);
+  CHECK(broken.error.message == "eventMetadata.eventId: missing");
+  CHECK(broken.warnings.empty());
+}
+
+TEST_CASE("null content type, mode and encoding read as absent (AWS's LLM-monitoring shape)") {
+  const auto parsed = parse_json_line(
+      R"({"captureData":{"endpointInput":{"observedContentType":"application/json","mode":"INPUT","data":"{\"inputs\":\"Hi\"}","encoding":"JSON"},)"
+      R"("endpointOutput":{"observedContentType":null,"mode":"OUTPUT","data":"[{\"generated_text\":\"Hello\"}]","encoding":"JSON"}},)"
+      R"("eventMetadata":{"eventId":"llm-1","inferenceTime":"2024-05-01T12:34:56Z"},"eventVersion":"0"})");
+  REQUIRE(parsed.event);
+  CHECK(parsed.event->input->content_type == "application/json");
+  CHECK(parsed.event->output->content_type.empty());
+  CHECK(parsed.event->output->encoding == Encoding::json);
+  CHECK(parsed.event->output->data == R"([{"generated_text":"Hello"}])");
+
+  const auto nulls = parse_json_line(
+      R"({"captureData":{"endpointInput":{"observedContentType":null,"mode":null,"data":"1,2","encoding":null},)"
+      R"("endpointOutput":{"data":"MC41"}},)"
+      R"("eventMetadata":{"eventId":"e","inferenceId":null,"customAttributes":null},"eventVersion":"0",)"
+      R"("tandem":{"accept":null,"status":null}})");
+  REQUIRE(nulls.event);
+  CHECK(nulls.event->input->content_type.empty());
+  CHECK_FALSE(nulls.event->input->encoding);
+  CHECK(nulls.event->input->data == "1,2");
+  // Without an encoding the data is taken as written, even when it looks like base64.
+  CHECK(nulls.event->output->data == "MC41");
+  CHECK_FALSE(nulls.event->inference_id);
+  CHECK_FALSE(nulls.event->custom_attributes);
+  CHECK_FALSE(nulls.event->accept);
+  CHECK(nulls.event->status == 200);
+}
+
+TEST_CASE("what a record needs is still needed, null or not") {
+  const std::string head = R"({"captureData":{"endpointInput":{"observedContentType":"text/csv",)";
+  const std::string tail = R"(}},"eventMetadata":{"eventId":"x"}})";
+  CHECK(parse_json_line(head + R"("data":null,"encoding":"CSV")" + tail).error.message ==
+        "captureData.endpointInput.data: missing (null)");
+  CHECK(parse_json_line(head + R"("encoding":"CSV")" + tail).error.message ==
+        "captureData.endpointInput.data: missing");
+  CHECK(parse_json_line(head + R"("data":"1","encoding":5)" + tail).error.message ==
+        "captureData.endpointInput.encoding: expected a string");
+  CHECK(
+      parse_json_line(
+          R"({"captureData":{"endpointInput":{"observedContentType":7,"data":"1"}},"eventMetadata":{"eventId":"x"}})")
+          .error.message == "captureData.endpointInput.observedContentType: expected a string");
+  CHECK(parse_json_line(R"({"captureData":{},"eventMetadata":{"eventId":null}})").error.message ==
+        "eventMetadata.eventId: missing (null)");
+  CHECK(parse_json_line(R"({"captureData":null,"eventMetadata":{"eventId":"x"}})").error.message ==
+        "captureData: missing (null)");
+}
+
+TEST_CASE("the writer stays SageMaker-shaped: every field, the time as ...Z to the second") {
+  auto event = example_event();
+  event.inference_time = utc(2024, 5, 1, 12, 34, 56, std::chrono::nanoseconds(789'012'000));
+  const Json line = Json::parse(to_json_line(event, ContentTypeRules{}));
+  CHECK(line["eventMetadata"]["inferenceTime"] == "2024-05-01T12:34:56Z");
+  CHECK(line["captureData"]["endpointOutput"]["observedContentType"] == "text/csv; charset=utf-8");
+  CHECK(line["captureData"]["endpointOutput"]["encoding"] == "CSV");
 }
 
 TEST_CASE("lines that are not capture records say what is wrong") {

@@ -48,7 +48,7 @@ TEST_CASE("verdicts") {
   CHECK(judge(no_output, reply(200, "1"), 1e-6).verdict == Verdict::replayed);
 }
 
-TEST_CASE("a captured error replayed as the same error matches; answered now differs") {
+TEST_CASE("a captured error replayed as the same error matches, answered now differs") {
   auto error = captured(R"({"message":"x"})");
   error.event.status = 424;
   CHECK(judge(error, reply(424, R"({"message":"y"})"), 1e-6).verdict == Verdict::matched);
@@ -80,7 +80,7 @@ TEST_CASE("the first stage whose output differs is named") {
         "replay: 1 event(s): 0 matched, 1 differed, 0 failed\n");
 }
 
-TEST_CASE("the summary lists malformed lines and the totals; the report has every outcome") {
+TEST_CASE("the summary lists malformed lines and the totals, the report every outcome") {
   ReplaySummary summary;
   summary.outcomes.push_back(judge(captured("1"), reply(200, "1"), 0));
   summary.malformed.push_back({{"capture.jsonl", 7}, "not valid JSON"});
@@ -95,6 +95,28 @@ TEST_CASE("the summary lists malformed lines and the totals; the report has ever
   CHECK(json["malformedLines"][0]["line"] == 7);
   CHECK(json["results"][0]["outcome"] == "matched");
   CHECK(json["results"][0]["source"] == "capture.jsonl:3");
+}
+
+TEST_CASE("a warning is listed with its event and counted, and does not fail the run") {
+  auto event = captured("1");
+  event.warnings = {"eventMetadata.inferenceTime: cannot read \"yesterday\" as a time"};
+  ReplaySummary summary;
+  summary.outcomes.push_back(judge(event, reply(200, "1"), 0));
+  REQUIRE(summary.outcomes[0].warnings == event.warnings);
+  summary.totals = {1, 1, 0, 0, 0, 0, 0, 1};
+  CHECK(summary.totals.all_matched());
+  CHECK(describe(summary) ==
+        "WARNING  event ev-1 (capture.jsonl:3): eventMetadata.inferenceTime: cannot read "
+        "\"yesterday\" as a time\n"
+        "replay: 1 event(s): 1 matched, 0 differed, 0 failed; 1 warning(s)\n");
+  const auto json = to_json(summary);
+  CHECK(json["warnings"] == 1);
+  CHECK(json["allMatched"] == true);
+  CHECK(json["results"][0]["warnings"][0] ==
+        "eventMetadata.inferenceTime: cannot read \"yesterday\" as a time");
+  // An event without warnings has no such key.
+  summary.outcomes[0].warnings.clear();
+  CHECK_FALSE(to_json(summary)["results"][0].contains("warnings"));
 }
 
 TEST_CASE("trace file names") {

@@ -260,7 +260,7 @@ class BrokenStore final : public storage::ObjectStore {
   }
 };
 
-TEST_CASE("records the destination refuses are counted as lost; the writer carries on") {
+TEST_CASE("records the destination refuses are counted as lost, and the writer carries on") {
   CaptureWriter writer(storage::Location{std::make_unique<BrokenStore>(), "", "s3://bucket/"},
                        options());
   for (int i = 0; i < 3; ++i) REQUIRE(writer.submit(event_at(at("2024-03-05T07:08:09Z"))));
