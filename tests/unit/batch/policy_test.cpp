@@ -64,7 +64,7 @@ TEST_CASE("stage answers may be as large as SageMaker's payload ceiling, or unli
         std::numeric_limits<std::uint64_t>::max());
 }
 
-TEST_CASE("failures that can pass are retried; a stage's 4xx is not") {
+TEST_CASE("failures that can pass are retried, but a stage's 4xx is not") {
   CHECK(batch::retryable(stage_error(0)));
   CHECK(batch::retryable(stage_error(500)));
   CHECK(batch::retryable(stage_error(503)));

@@ -19,7 +19,7 @@ json parsed(std::string_view message, std::initializer_list<Field> fields = {},
   return json::parse(line);
 }
 
-TEST_CASE("text lines are time, level and message; fields are left to the message", "[log]") {
+TEST_CASE("text lines are time, level and message, and fields are left to the message", "[log]") {
   CHECK(format_line(Format::text, t, Level::info, "endpoint 'x' stopped") ==
         "2024-05-01T12:00:00.123Z INFO  endpoint 'x' stopped");
   CHECK(format_line(Format::text, t, Level::error, "boom", {{"inference_id", "abc"}}) ==

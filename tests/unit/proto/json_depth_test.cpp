@@ -17,7 +17,7 @@ std::string nested(std::size_t levels, std::string_view inner = "") {
   return text;
 }
 
-TEST_CASE("the limit itself is allowed; one level more is located") {
+TEST_CASE("the limit itself is allowed, and one level more is located") {
   CHECK_FALSE(too_deep_at(nested(512)));
   const std::string deeper = nested(513);
   const auto at = too_deep_at(deeper);
