@@ -25,7 +25,7 @@ namespace {
 constexpr std::array<std::string_view, 7> kRootKeys = {
     "version", "name", "mode", "server", "execution_parameters", "stages", "capture",
 };
-constexpr std::array<std::string_view, 11> kServerKeys = {
+constexpr std::array<std::string_view, 12> kServerKeys = {
     "host",
     "port",
     "max_payload_mb",
@@ -35,6 +35,7 @@ constexpr std::array<std::string_view, 11> kServerKeys = {
     "max_concurrent_invocations",
     "max_connections",
     "stage_port_range",
+    "stage_safe_ports",
     "drain_timeout_s",
     "stage_stop_timeout_s",
 };
@@ -45,6 +46,9 @@ constexpr std::array<std::string_view, 2> kBatchStrategies = {"SINGLE_RECORD", "
 
 constexpr std::int64_t kSpecVersion = 1;
 constexpr std::int64_t kMaxPort = 65535;
+// SageMaker gives a container 1000 safe ports (9000-9999 in AWS's container tests,
+// 23000-23999 seen on a real endpoint); a stage here shares stage_port_range with the others.
+constexpr std::int64_t kMaxSafePorts = 1000;
 constexpr std::int64_t kMaxConcurrentInvocations = 100'000;
 constexpr std::int64_t kMaxConnections = 1'000'000;
 constexpr std::int64_t kMaxConcurrentTransforms = 1000;
@@ -71,13 +75,21 @@ void read_version(Context& ctx, const Value& value) {
   }
 }
 
-void check_port_range_size(Context& ctx, const Value& value, const PortRange& range,
-                           std::size_t stage_count) {
+// Each stage takes a block of 1 + stage_safe_ports ports: its bind port, then its safe range.
+// `where` is the stage_port_range value when the spec gives one, else stage_safe_ports.
+void check_port_range_size(Context& ctx, const Value& where, bool at_range,
+                           const ServerSpec& server, std::size_t stage_count) {
+  const PortRange& range = server.stage_port_range;
   const std::size_t ports = static_cast<std::size_t>(range.high) - range.low + 1;
-  if (ports >= stage_count) return;
-  ctx.error(value.mark, value.path,
-            fmt::format("holds {} port{} but there are {} stages; each stage needs its own port",
-                        ports, ports == 1 ? "" : "s", stage_count));
+  const std::size_t per_stage = 1 + static_cast<std::size_t>(server.stage_safe_ports);
+  if (ports >= stage_count * per_stage) return;
+  ctx.error(where.mark, where.path,
+            fmt::format("{}{} holds {} port{} but {} stage{} {}, {} per stage: its "
+                        "SAGEMAKER_BIND_TO_PORT and a SAGEMAKER_SAFE_PORT_RANGE of {} "
+                        "(stage_safe_ports)",
+                        at_range ? "" : "stage_port_range ", range.to_string(), ports,
+                        ports == 1 ? "" : "s", stage_count, stage_count == 1 ? " needs" : "s need",
+                        stage_count * per_stage, per_stage, server.stage_safe_ports));
 }
 
 void read_server_limits(Context& ctx, const Fields& fields, ServerSpec& server) {
@@ -122,11 +134,23 @@ void read_server(Context& ctx, const Value& value, std::size_t stage_count, Serv
     }
   }
   read_server_limits(ctx, fields, server);
-  if (auto v = fields.get("stage_port_range")) {
-    if (auto range = read_port_range(ctx, *v)) {
-      server.stage_port_range = *range;
-      check_port_range_size(ctx, *v, *range, stage_count);
-    }
+  const auto range = fields.get("stage_port_range");
+  bool ports_ok = true;
+  if (range) {
+    const auto read = read_port_range(ctx, *range);
+    if (read) server.stage_port_range = *read;
+    ports_ok = read.has_value();
+  }
+  const auto safe_ports = fields.get("stage_safe_ports");
+  if (safe_ports) {
+    const auto n = read_integer(ctx, *safe_ports, 1, kMaxSafePorts);
+    if (n) server.stage_safe_ports = static_cast<std::uint16_t>(*n);
+    ports_ok = ports_ok && n.has_value();
+  }
+  // Reported where the user can fix it: the range when given, else the safe-port count.
+  if (ports_ok && (range || safe_ports)) {
+    check_port_range_size(ctx, range ? *range : *safe_ports, range.has_value(), server,
+                          stage_count);
   }
 }
 

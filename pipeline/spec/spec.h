@@ -37,6 +37,9 @@ struct ServerSpec {
   // when none is idle. `tandem serve` lowers it to fit the descriptor limit (see security.md).
   std::uint32_t max_connections = 4096;
   PortRange stage_port_range{};
+  // Ports in each stage's own SAGEMAKER_SAFE_PORT_RANGE; a stage takes 1 + this many ports
+  // of stage_port_range (its SAGEMAKER_BIND_TO_PORT, then its safe range).
+  std::uint16_t stage_safe_ports = 4;
   std::chrono::milliseconds drain_timeout{30'000};       // in-flight grace on SIGTERM
   std::chrono::milliseconds stage_stop_timeout{30'000};  // SIGTERM -> SIGKILL per stage
 };

@@ -44,7 +44,7 @@ struct Supervisor::Stage {
   explicit Stage(const spec::StageSpec& s, std::size_t i, RestartPolicy::Options restart)
       : spec(s), index(i), policy(restart) {}
 
-  std::uint16_t port = 0;
+  StagePorts ports;  // held for the stage's life; the bind port moves only when taken
   std::shared_ptr<ChildProcess> process;
   bool output_done = true;
   StageState state = StageState::starting;
@@ -75,7 +75,8 @@ Supervisor::Supervisor(asio::any_io_executor executor, const spec::PipelineSpec&
     : executor_(std::move(executor)),
       spec_(spec),
       options_(options),
-      ports_(spec.server.stage_port_range, static_cast<std::uint32_t>(getpid()) * 7919u) {
+      ports_(spec.server.stage_port_range, spec.server.stage_safe_ports,
+             static_cast<std::uint32_t>(getpid()) * 7919u) {
   for (std::size_t i = 0; i < spec.stages.size(); ++i)
     stages_.push_back(std::make_unique<Stage>(spec.stages[i], i, options_.restart));
 }
@@ -91,8 +92,8 @@ void Supervisor::launch(Stage& stage) {
   launch.working_dir = stage.spec.working_dir;
   launch.env = stage.spec.env;
   // The container contract wins over anything the stage's env says.
-  launch.env["SAGEMAKER_BIND_TO_PORT"] = std::to_string(stage.port);
-  launch.env["SAGEMAKER_SAFE_PORT_RANGE"] = spec_.server.stage_port_range.to_string();
+  launch.env["SAGEMAKER_BIND_TO_PORT"] = std::to_string(stage.ports.bind);
+  launch.env["SAGEMAKER_SAFE_PORT_RANGE"] = stage.ports.safe.to_string();
   if (stage.spec.model_dir) launch.env["SM_MODEL_DIR"] = *stage.spec.model_dir;
   if (stage.spec.mount_model_dir && stage.spec.model_dir) {
     launch.model_mount_source = *stage.spec.model_dir;
@@ -107,7 +108,8 @@ void Supervisor::launch(Stage& stage) {
   stage.ping_failures = 0;
   stage.launched = Clock::now();
   stage.policy.on_started(stage.launched);
-  log::info("{} started: pid {}, port {}", stage.label(), process->pid(), stage.port);
+  log::info("{} started: pid {}, port {}, safe ports {}", stage.label(), process->pid(),
+            stage.ports.bind, stage.ports.safe.to_string());
   // The environment tandem adds to its own, which it never prints: secret values masked.
   log::debug("{} command: [{}] ({}) in {}; environment added: {}", stage.label(),
              fmt::join(launch.argv, ", "), launch.program, launch.working_dir,
@@ -166,7 +168,7 @@ asio::awaitable<void> Supervisor::sleep(milliseconds duration) {
 
 asio::awaitable<bool> Supervisor::ping(const Stage& stage, std::string* error,
                                        bool* local_failure) {
-  const asio::ip::tcp::endpoint endpoint(asio::ip::address_v4::loopback(), stage.port);
+  const asio::ip::tcp::endpoint endpoint(asio::ip::address_v4::loopback(), stage.ports.bind);
   auto result = co_await common::http_get(endpoint, "/ping", options_.ping_timeout);
   if (result.status == 200) co_return true;
   if (local_failure) *local_failure = result.local_failure;
@@ -210,7 +212,7 @@ asio::awaitable<void> Supervisor::wait_all_healthy() {
       if (co_await ping(stage, &error)) {
         stage.state = StageState::up;
         stage.detail.clear();
-        log::info("{} is healthy on port {} after {:.2f} s", stage.label(), stage.port,
+        log::info("{} is healthy on port {} after {:.2f} s", stage.label(), stage.ports.bind,
                   seconds(Clock::now() - stage.launched));
         warn_if_exposed(stage);
         it = pending.erase(it);
@@ -231,13 +233,16 @@ asio::awaitable<void> Supervisor::wait_all_healthy() {
 asio::awaitable<void> Supervisor::start() {
   std::optional<std::string> failure;
   for (auto& stage : stages_) {
-    const auto port = ports_.acquire();
-    if (!port) {
-      failure = stage->label() + ": no free port in stage_port_range " +
-                spec_.server.stage_port_range.to_string();
+    const auto ports = ports_.acquire();
+    if (!ports) {
+      failure = fmt::format(
+          "{}: no free block of {} consecutive ports (its SAGEMAKER_BIND_TO_PORT and a "
+          "SAGEMAKER_SAFE_PORT_RANGE of {}) in stage_port_range {}; {}",
+          stage->label(), ports_.block_size(), spec_.server.stage_safe_ports,
+          spec_.server.stage_port_range.to_string(), ports_.describe_shortage());
       break;
     }
-    stage->port = *port;
+    stage->ports = *ports;
     try {
       launch(*stage);
     } catch (const std::exception& e) {
@@ -264,11 +269,19 @@ asio::awaitable<void> Supervisor::restart(Stage& stage, milliseconds delay) {
   log::info("{} restarts in {} ms (restart {})", stage.label(), delay.count(), stage.restarts + 1);
   co_await sleep(delay);
   if (stopping_) co_return;
-  ports_.release(stage.port);
-  const auto port = ports_.acquire(stage.port);
+  const std::uint16_t old_port = stage.ports.bind;
   try {
-    if (!port) throw std::runtime_error("no free port in stage_port_range");
-    stage.port = *port;
+    if (!ports_.rebind(stage.ports)) {
+      throw std::runtime_error(fmt::format(
+          "port {} is taken and no other port of stage_port_range {} is free; {}", old_port,
+          spec_.server.stage_port_range.to_string(), ports_.describe_shortage()));
+    }
+    if (stage.ports.bind != old_port) {
+      log::warn(
+          "{} moves from port {} to port {}: port {} cannot be bound (another socket listens "
+          "on it, or lingers in TIME_WAIT without SO_REUSEADDR)",
+          stage.label(), old_port, stage.ports.bind, old_port);
+    }
     ++stage.restarts;
     launch(stage);
   } catch (const std::exception& e) {
@@ -285,9 +298,9 @@ asio::awaitable<void> Supervisor::restart(Stage& stage, milliseconds delay) {
       if (stage.process != process || !stage.alive()) co_return;
       stage.state = StageState::up;
       stage.detail.clear();
-      log::info("{} is healthy again on port {}", stage.label(), stage.port);
+      log::info("{} is healthy again on port {}", stage.label(), stage.ports.bind);
       warn_if_exposed(stage);
-      if (on_restarted_) on_restarted_(stage.index, stage.port);
+      if (on_restarted_) on_restarted_(stage.index, stage.ports.bind);
       co_return;
     }
     if (Clock::now() - stage.launched > stage.spec.startup_timeout) {
@@ -374,13 +387,14 @@ bool Supervisor::all_up() const {
 }
 
 std::uint16_t Supervisor::port(std::size_t i) const {
-  return stages_.at(i)->port;
+  return stages_.at(i)->ports.bind;
 }
 
 std::vector<StageStatus> Supervisor::status() const {
   std::vector<StageStatus> out;
   for (const auto& s : stages_) {
-    out.push_back({s->spec.name, s->spec.container, s->state, s->port, s->restarts, s->detail});
+    out.push_back(
+        {s->spec.name, s->spec.container, s->state, s->ports.bind, s->restarts, s->detail});
   }
   return out;
 }

@@ -1,7 +1,7 @@
-// Runs the pipeline's stage processes: gives each a port, starts it with the SageMaker
-// container environment, forwards its output to the log, waits for /ping, restarts it with
-// backoff when it dies, and stops it with SIGTERM then SIGKILL. It owns the processes; the
-// chain executor only asks it whether a stage can take requests right now.
+// Runs the pipeline's stage processes: gives each its ports (PortAllocator), starts it with
+// the SageMaker container environment, forwards its output to the log, waits for /ping,
+// restarts it with backoff when it dies, and stops it with SIGTERM then SIGKILL. It owns the
+// processes; the chain executor only asks it whether a stage can take requests right now.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>

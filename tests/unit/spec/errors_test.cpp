@@ -244,8 +244,36 @@ TEST_CASE("the stage port range", "[errors]") {
               "65535, got \"60000-70000\""});
   CHECK(errors_of("name: a\nserver:\n  stage_port_range: 9000-9001\nstages:\n  - command: [x]\n"
                   "  - command: [x]\n  - command: [x]\n") ==
-        Lines{"pipeline.yaml:3:21: server.stage_port_range: holds 2 ports but there are 3 "
-              "stages; each stage needs its own port"});
+        Lines{"pipeline.yaml:3:21: server.stage_port_range: 9000-9001 holds 2 ports but 3 "
+              "stages need 15, 5 per stage: its SAGEMAKER_BIND_TO_PORT and a "
+              "SAGEMAKER_SAFE_PORT_RANGE of 4 (stage_safe_ports)"});
+  // Enough ports for one per stage is no longer enough: each stage has a safe range too.
+  CHECK(errors_of(with_server("  stage_port_range: 9000-9003\n")) ==
+        Lines{"pipeline.yaml:5:21: server.stage_port_range: 9000-9003 holds 4 ports but 1 "
+              "stage needs 5, 5 per stage: its SAGEMAKER_BIND_TO_PORT and a "
+              "SAGEMAKER_SAFE_PORT_RANGE of 4 (stage_safe_ports)"});
+  CHECK_NOTHROW(
+      load_spec_text(with_server("  stage_port_range: 9000-9001\n  stage_safe_ports: 1\n"),
+                     "pipeline.yaml", "/srv/app", no_env));
+}
+
+TEST_CASE("the safe ports of each stage", "[errors]") {
+  CHECK(errors_of(with_server("  stage_safe_ports: 0\n")) ==
+        Lines{"pipeline.yaml:5:21: server.stage_safe_ports: must be between 1 and 1000, got 0"});
+  CHECK(errors_of(with_server("  stage_safe_ports: 1001\n")) ==
+        Lines{"pipeline.yaml:5:21: server.stage_safe_ports: must be between 1 and 1000, got 1001"});
+  CHECK(errors_of(with_server("  stage_safe_ports: many\n")) ==
+        Lines{"pipeline.yaml:5:21: server.stage_safe_ports: expected an integer, got \"many\""});
+  // Too many for the default range: reported at stage_safe_ports, naming the range.
+  CHECK(errors_of("name: a\nserver:\n  stage_safe_ports: 999\nstages:\n  - command: [x]\n"
+                  "  - command: [x]\n") ==
+        Lines{"pipeline.yaml:3:21: server.stage_safe_ports: stage_port_range 9000-9999 holds "
+              "1000 ports but 2 stages need 2000, 1000 per stage: its SAGEMAKER_BIND_TO_PORT and "
+              "a SAGEMAKER_SAFE_PORT_RANGE of 999 (stage_safe_ports)"});
+  // An invalid range is reported once, not again as too small.
+  CHECK(errors_of(with_server("  stage_port_range: 80-90\n  stage_safe_ports: 2\n")) ==
+        Lines{"pipeline.yaml:5:21: server.stage_port_range: must satisfy 1024 <= LOW <= HIGH <= "
+              "65535, got \"80-90\""});
 }
 
 TEST_CASE("the endpoint and stage naming rule", "[errors]") {

@@ -47,6 +47,7 @@ server:
   request_read_timeout_s: 2.5
   max_concurrent_invocations: 100
   stage_port_range: 20000-20010
+  stage_safe_ports: 3
   drain_timeout_s: 0
   stage_stop_timeout_s: 2.25
 execution_parameters:
@@ -86,6 +87,7 @@ TEST_CASE("a spec with every key is parsed into its values", "[spec]") {
   CHECK(server.max_concurrent_invocations == 100);
   CHECK(server.stage_port_range.low == 20000);
   CHECK(server.stage_port_range.high == 20010);
+  CHECK(server.stage_safe_ports == 3);
   CHECK(server.drain_timeout == 0ms);
   CHECK(server.stage_stop_timeout == 2250ms);
 
@@ -131,6 +133,7 @@ TEST_CASE("a minimal spec takes every default", "[spec]") {
   CHECK(server.request_read_timeout == 60'000ms);
   CHECK(server.max_concurrent_invocations == 64);
   CHECK(server.stage_port_range.to_string() == "9000-9999");
+  CHECK(server.stage_safe_ports == 4);
   CHECK(server.drain_timeout == 30'000ms);
   CHECK(server.stage_stop_timeout == 30'000ms);
   CHECK_FALSE(spec.execution_parameters.max_concurrent_transforms.has_value());
