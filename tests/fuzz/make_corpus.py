@@ -48,6 +48,7 @@ server:
   request_read_timeout_s: 2.5
   max_concurrent_invocations: 4
   stage_port_range: "9100-9199"
+  stage_safe_ports: 4
   drain_timeout_s: 0
   stage_stop_timeout_s: 2
 execution_parameters:

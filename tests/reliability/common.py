@@ -38,8 +38,8 @@ def free_port() -> int:
 
 def stage_port_range() -> str:
     """A block of 200 ports in 20000-31999, below the ephemeral range (32768+) so no client
-    socket takes a stage's port; derived from the pid. 200, because every restart takes a new
-    port and tandem counts a port whose connections linger in TIME_WAIT (60 s) as taken."""
+    socket takes a stage's port; derived from the pid. 200: far more than 3 stages × (1 + 4) ports, so a port that something else holds never stops a
+    start."""
     low = 20000 + 200 * (os.getpid() % 60)
     return f"{low}-{low + 199}"
 
