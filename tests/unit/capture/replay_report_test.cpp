@@ -83,7 +83,7 @@ TEST_CASE("the first stage whose output differs is named") {
 TEST_CASE("the summary lists malformed lines and the totals, the report every outcome") {
   ReplaySummary summary;
   summary.outcomes.push_back(judge(captured("1"), reply(200, "1"), 0));
-  summary.malformed.push_back({{"capture.jsonl", 7}, "not valid JSON"});
+  summary.malformed.push_back(MalformedLine::at("capture.jsonl", 7, "not valid JSON"));
   summary.totals = {1, 1, 0, 0, 0, 1, 0};
   CHECK(describe(summary) ==
         "MALFORMED capture.jsonl:7: not valid JSON\n"

@@ -82,7 +82,7 @@ TEST_CASE("the search starts at the seed's block and wraps around the range", "[
   CHECK(block(ports.acquire()) == std::nullopt);
 }
 
-TEST_CASE("a block with a taken port is skipped; the probe stops at the first", "[ports]") {
+TEST_CASE("a block with a taken port is skipped, and the probe stops at the first", "[ports]") {
   FakePorts fake;
   world[9002] = PortState::taken;
   PortAllocator ports(ten, 4, 0, fake_probe);
