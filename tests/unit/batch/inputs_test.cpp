@@ -169,6 +169,8 @@ TEST_CASE("a manifest prefix joins its entries as written, plain paths are not d
       manifest_job(dir, "[{\"prefix\": \"" + data + "/part-\"}, \"1.csv\"]"), {}, false);
   REQUIRE(plan.objects.size() == 1);
   CHECK(plan.objects[0].key == "part-1.csv");
+  // Named as a listed key is: the prefix ends inside "part-1.csv", which is kept whole.
+  CHECK(plan.objects[0].output_key == "part-1.csv.out");
   const auto literal = batch::plan_inputs(
       manifest_job(dir, "[{\"prefix\": \"" + data + "/\"}, \"%2e%2e/x.csv\"]"), {}, false);
   REQUIRE(literal.objects.size() == 1);
@@ -219,4 +221,57 @@ TEST_CASE("resuming does not take an output behind a link for done") {
   const auto plan = batch::plan_inputs(job_for(dir.path / "in", dir.path / "out"), {}, true);
   CHECK(relatives(plan) == std::vector<std::string>{"sub/a.csv"});
   CHECK(plan.resumed.empty());
+}
+
+TEST_CASE("a folder named without a trailing slash names outputs below it") {
+  TempDir dir;
+  dir.write("in/a.csv", "1");
+  dir.write("in/sub/b.csv", "2");
+  auto job = job_for(dir.path / "in", dir.path / "out");
+  job.input.uri = (dir.path / "in").string();
+  CHECK(relatives(batch::plan_inputs(job, {}, false)) ==
+        std::vector<std::string>{"a.csv", "sub/b.csv"});
+  job.input.uri = "file://" + (dir.path / "in").string();
+  CHECK(relatives(batch::plan_inputs(job, {}, false)) ==
+        std::vector<std::string>{"a.csv", "sub/b.csv"});
+}
+
+TEST_CASE("a local prefix that ends inside a name keeps that name whole") {
+  TempDir dir;
+  dir.write("in/data.csv", "1");
+  dir.write("in/dat/b.csv", "2");
+  dir.write("in/other.csv", "3");
+  auto job = job_for(dir.path / "in", dir.path / "out");
+  job.input.uri = (dir.path / "in/da").string();
+  const auto plan = batch::plan_inputs(job, {}, false);
+  CHECK(relatives(plan) == std::vector<std::string>{"dat/b.csv", "data.csv"});
+  CHECK(plan.objects[1].output_key == "data.csv.out");
+}
+
+TEST_CASE("a manifest prefix without a trailing slash names its entries like a listed prefix") {
+  TempDir dir;
+  dir.write("data/x/a.csv", "1");
+  const std::string data = (dir.path / "data").string();
+  const auto plan = batch::plan_inputs(
+      manifest_job(dir, "[{\"prefix\": \"" + data + "\"}, \"/x/a.csv\"]"), {}, false);
+  REQUIRE(plan.objects.size() == 1);
+  CHECK(plan.objects[0].key == "data/x/a.csv");  // read through the prefix's folder
+  CHECK(plan.objects[0].output_key == "x/a.csv.out");
+}
+
+TEST_CASE("a manifest that lists an object twice is refused, naming both") {
+  TempDir dir;
+  dir.write("data/a.csv", "1");
+  dir.write("data/b.csv", "2");
+  const std::string data = (dir.path / "data").string();
+  const auto job =
+      manifest_job(dir, "[{\"prefix\": \"" + data + "/\"}, \"a.csv\", \"b.csv\", \"a.csv\"]");
+  CHECK_THROWS_WITH(batch::plan_inputs(job, {}, false),
+                    job.input.uri + ": two inputs would write one output:\n" + data +
+                        "/a.csv and " + data +
+                        "/a.csv would both write \"a.csv.out\"\nlist each object once in the "
+                        "manifest");
+  // Every shard refuses it, also one that takes neither entry.
+  CHECK_THROWS(batch::plan_inputs(job, transform::Shard{1, 2}, false));
+  CHECK_THROWS(batch::plan_inputs(job, transform::Shard{0, 2}, false));
 }
