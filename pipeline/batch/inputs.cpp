@@ -181,6 +181,25 @@ void refuse_clashing_outputs(const transform::TransformJob& job,
                  "manifest"));
 }
 
+// The temporary files a killed run left for these outputs. Each output belongs to one shard,
+// so none of them is another live shard's; a failure to remove one does not stop the job.
+std::vector<std::string> remove_leftovers(storage::ObjectStore& output,
+                                          const std::vector<std::string>& keys,
+                                          const std::string& output_uri) {
+  std::vector<std::string> removed;
+  try {
+    removed = output.remove_unfinished(keys);
+  } catch (const storage::StorageError& e) {
+    log::warn("{}: temporary files of an earlier run not removed: {}", output_uri, e.what());
+  }
+  for (const auto& path : removed) log::debug("removed {}", log::quoted(path));
+  if (!removed.empty()) {
+    log::info("{}: removed {} temporary file(s) an interrupted run left (--resume)", output_uri,
+              removed.size());
+  }
+  return removed;
+}
+
 }  // namespace
 
 InputPlan plan_inputs(const transform::TransformJob& job, const transform::Shard& shard,
@@ -195,6 +214,7 @@ InputPlan plan_inputs(const transform::TransformJob& job, const transform::Shard
   plan.listed = listed.size();
   refuse_clashing_outputs(job, listed);
   plan.output_store = std::move(output.store);
+  std::vector<std::string> owned_keys;  // this shard's outputs and error reports
   for (auto& object : listed) {
     if (!shard.owns(object.relative)) {
       ++plan.other_shards;
@@ -211,11 +231,18 @@ InputPlan plan_inputs(const transform::TransformJob& job, const transform::Shard
     input.output_key = output.prefix + keys->output;
     input.errors_key = output.prefix + keys->errors;
     input.output_uri = plan.output_uri + keys->output;
-    if (resume && plan.output_store->exists(input.output_key)) {
-      plan.resumed.push_back(input.relative);
-      continue;
+    if (resume) {
+      owned_keys.push_back(input.output_key);
+      owned_keys.push_back(input.errors_key);
+      if (plan.output_store->exists(input.output_key)) {
+        plan.resumed.push_back(input.relative);
+        continue;
+      }
     }
     plan.objects.push_back(std::move(input));
+  }
+  if (resume) {
+    plan.removed_leftovers = remove_leftovers(*plan.output_store, owned_keys, plan.output_uri);
   }
   return plan;
 }

@@ -3,13 +3,19 @@ input prefix, whether or not the prefix ends in "/", as SageMaker writes them. T
 tests are real SageMaker runs' layouts, bucket and keys as they were (issue 13): the SDK's
 integration test, the scikit bring-your-own-container notebook and the TFRecord batch notebook.
 Then the cases around them: a trailing slash, one object, a prefix that ends inside a name, two
-keys that would write one output, local folders, manifests and --resume."""
+keys that would write one output, local folders, manifests, --resume, and the temporary files
+a SIGKILLed job leaves, removed by --resume."""
 import json
+import re
+import signal
+import subprocess
 
 import pytest
 
+from harness import process_env, wait_until
 from s3_support import s3_endpoint, s3_env  # noqa: F401 (fixture)
-from transform_support import csv_lines, identity_pipeline, outputs, run_transform
+from transform_support import (batch_stage, csv_lines, identity_pipeline, outputs, pipeline,
+                               run_transform, transform_command)
 
 BUCKET = "bkt"
 
@@ -179,3 +185,60 @@ def test_resume_looks_for_the_outputs_under_their_names(tmp_path, bkt, s3_endpoi
     assert [o["Input"] for o in again.report["Objects"]] == [f"s3://{BUCKET}/batch_input/b.csv"]
     assert written(bkt, "batch_output/") == {"a.csv.out": csv_lines(2),
                                              "b.csv.out": csv_lines(3)}
+
+
+# The temporary files of a SIGKILLed job.
+
+TEMP_NAME = re.compile(r"(.*/)?\.[^/]+\.tmp-[0-9a-f]{16}")
+
+
+def temporaries(folder) -> list[str]:
+    return sorted(n for n in outputs(folder) if TEMP_NAME.fullmatch(n))
+
+
+def shard_of(relative: str, count: int) -> int:
+    """FNV-1a 64 of the relative key, modulo the shard count (pipeline/transform/naming.h)."""
+    value = 0xcbf29ce484222325
+    for byte in relative.encode():
+        value = ((value ^ byte) * 0x100000001b3) % (1 << 64)
+    return value % count
+
+
+def test_resume_removes_what_a_sigkilled_job_left_and_nothing_of_other_shards(tmp_path):
+    # Shard 0 of 2 runs one long object, SingleRecord, a slow stage: its output's temporary
+    # file exists for seconds. Another host's shard (1) is simulated by its temporary file.
+    names = [f"sub/obj-{i}.csv" for i in range(40)]
+    mine = next(n for n in names if shard_of(n, 2) == 0)
+    theirs = next(n for n in names if shard_of(n, 2) == 1)
+    data = csv_lines(40)
+    (tmp_path / "in/sub").mkdir(parents=True)
+    (tmp_path / "in" / mine).write_bytes(data)
+    out = tmp_path / "out"
+    live = out / "sub" / f".{theirs.split('/')[1]}.out.tmp-00000000deadbeef"
+    live.parent.mkdir(parents=True)
+    live.write_bytes(b"another host is writing this")
+    spec = pipeline(batch_stage("slow", delay_ms=100))
+    args = ["--input", str(tmp_path / "in"), "--output", str(out), "--split-type", "Line",
+            "--strategy", "SingleRecord", "--shard-count", "2", "--shard-index", "0", "--quiet"]
+
+    command, _ = transform_command(tmp_path, spec, args)
+    proc = subprocess.Popen(command, env=process_env(), stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: len(temporaries(out)) == 2, 60, "the job's temporary output file")
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait(10)
+    left = temporaries(out)
+    assert [n for n in left if n.startswith(f"sub/.{mine.split('/')[1]}.out.tmp-")], left
+    assert not (out / f"{mine}.out").exists()
+
+    command, report_path = transform_command(tmp_path, spec, [*args[:-1], "--resume"])
+    resumed = subprocess.run(command, env=process_env(), capture_output=True, text=True,
+                             timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "removed 1 temporary file(s) an interrupted run left (--resume)" in resumed.stderr
+    assert temporaries(out) == [str(live.relative_to(out))]
+    assert live.read_bytes() == b"another host is writing this"
+    assert outputs(out)[f"{mine}.out"] == data
+    assert json.loads(report_path.read_text())["TransformJobStatus"] == "Completed"

@@ -1,5 +1,6 @@
 #include "pipeline/batch/inputs.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -274,4 +275,58 @@ TEST_CASE("a manifest that lists an object twice is refused, naming both") {
   // Every shard refuses it, also one that takes neither entry.
   CHECK_THROWS(batch::plan_inputs(job, transform::Shard{1, 2}, false));
   CHECK_THROWS(batch::plan_inputs(job, transform::Shard{0, 2}, false));
+}
+
+namespace {
+
+std::vector<std::string> hidden_files(const fs::path& folder) {
+  std::vector<std::string> names;
+  for (const auto& entry : fs::recursive_directory_iterator(folder)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_regular_file() && name.starts_with('.')) {
+      names.push_back(entry.path().lexically_relative(folder).string());
+    }
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::vector<std::string> sorted(std::vector<std::string> names) {
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+}  // namespace
+
+TEST_CASE("resuming removes the temporary files a killed run left for this shard's outputs") {
+  TempDir dir;
+  // Two shards of one job: find a key of each.
+  std::string mine, theirs;
+  for (int i = 0; mine.empty() || theirs.empty(); ++i) {
+    const std::string name = "o" + std::to_string(i) + ".csv";
+    (transform::shard_of("sub/" + name, 2) == 0 ? mine : theirs) = name;
+  }
+  dir.write("in/sub/" + mine, "1");
+  dir.write("in/sub/" + theirs, "2");
+  const std::string suffix = ".tmp-0123456789abcdef";
+  dir.write("out/sub/." + mine + ".out" + suffix, "partial");
+  dir.write("out/sub/." + mine + ".out.errors" + suffix, "partial");
+  dir.write("out/sub/." + theirs + ".out" + suffix, "another host is writing this");
+  dir.write("out/sub/." + mine + ".out.tmp-0123", "not tandem's name shape");
+  dir.write("out/sub/." + mine + ".out.tmp-0123456789ABCDEF", "not tandem's name shape");
+  dir.write("out/sub/.notes", "the user's");
+  const auto job = job_for(dir.path / "in", dir.path / "out");
+
+  const auto fresh = batch::plan_inputs(job, transform::Shard{0, 2}, false);
+  CHECK(fresh.removed_leftovers.empty());
+  CHECK(hidden_files(dir.path / "out").size() == 6);
+
+  const auto plan = batch::plan_inputs(job, transform::Shard{0, 2}, true);
+  CHECK(relatives(plan) == std::vector<std::string>{"sub/" + mine});
+  const std::string out = (dir.path / "out").string();
+  CHECK(sorted(plan.removed_leftovers) == sorted({out + "/sub/." + mine + ".out" + suffix,
+                                                  out + "/sub/." + mine + ".out.errors" + suffix}));
+  CHECK(hidden_files(dir.path / "out") ==
+        sorted({"sub/." + mine + ".out.tmp-0123", "sub/." + mine + ".out.tmp-0123456789ABCDEF",
+                "sub/." + theirs + ".out" + suffix, "sub/.notes"}));
 }
