@@ -113,7 +113,8 @@ std::string refused_entry(const std::string& manifest, const transform::Manifest
 // up to its last '/'). Each entry's key below that folder is the path the store reads, once
 // the URI's own decoding is applied (a file:// URI is percent-decoded), so "%2e%2e/" is
 // checked as the ".." it is. Any entry that would lead outside fails the job before anything
-// is read, every such entry named.
+// is read, every such entry named. An entry's output is named as a listed key's would be: its
+// URI relative to the manifest's prefix (the entry as written when the prefix ends in '/').
 std::vector<Listed> list_manifest(const transform::TransformJob& job, InputPlan& plan) {
   auto manifest_location = storage::open_location(job.input.uri);
   if (manifest_location.prefix.empty()) {
@@ -150,12 +151,53 @@ std::vector<Listed> list_manifest(const transform::TransformJob& job, InputPlan&
           (refused.empty() ? "" : "\n") + refused_entry(job.input.uri, entry, folder_uri, relative);
       continue;
     }
+    auto output_name = transform::relative_key(entry.uri, prefix);
+    if (!output_name) {
+      refused += fmt::format("{}{}: [{}]: {}", refused.empty() ? "" : "\n", job.input.uri,
+                             entry.index, output_name.error().message);
+      continue;
+    }
     listed.push_back(
-        {folder.store.get(), folder.prefix + relative, entry.uri, entry.relative_key, 0});
+        {folder.store.get(), folder.prefix + relative, entry.uri, std::move(*output_name), 0});
   }
   if (!refused.empty()) throw std::runtime_error(refused);
   plan.input_stores.push_back(std::move(folder.store));
   return listed;
+}
+
+// Two inputs with one relative key would write one output, whichever hosts take them.
+void refuse_clashing_outputs(const transform::TransformJob& job,
+                             const std::vector<Listed>& listed) {
+  std::vector<transform::NamedInput> named;
+  named.reserve(listed.size());
+  for (const auto& object : listed) named.push_back({object.uri, object.relative});
+  const transform::Status distinct = transform::check_distinct_outputs(named);
+  if (distinct) return;
+  const bool manifest = job.input.data_type == transform::S3DataType::manifest_file;
+  throw std::runtime_error(fmt::format(
+      "{}: two inputs would write one output:\n{}\n{}", job.input.uri, distinct.error().message,
+      manifest ? "list each object once in the manifest"
+               : "end the prefix with '/' to name its folder only, or list the objects in a "
+                 "manifest"));
+}
+
+// The temporary files a killed run left for these outputs. Each output belongs to one shard,
+// so none of them is another live shard's; a failure to remove one does not stop the job.
+std::vector<std::string> remove_leftovers(storage::ObjectStore& output,
+                                          const std::vector<std::string>& keys,
+                                          const std::string& output_uri) {
+  std::vector<std::string> removed;
+  try {
+    removed = output.remove_unfinished(keys);
+  } catch (const storage::StorageError& e) {
+    log::warn("{}: temporary files of an earlier run not removed: {}", output_uri, e.what());
+  }
+  for (const auto& path : removed) log::debug("removed {}", log::quoted(path));
+  if (!removed.empty()) {
+    log::info("{}: removed {} temporary file(s) an interrupted run left (--resume)", output_uri,
+              removed.size());
+  }
+  return removed;
 }
 
 }  // namespace
@@ -170,7 +212,9 @@ InputPlan plan_inputs(const transform::TransformJob& job, const transform::Shard
                                    ? list_manifest(job, plan)
                                    : list_prefix(job, output, plan);
   plan.listed = listed.size();
+  refuse_clashing_outputs(job, listed);
   plan.output_store = std::move(output.store);
+  std::vector<std::string> owned_keys;  // this shard's outputs and error reports
   for (auto& object : listed) {
     if (!shard.owns(object.relative)) {
       ++plan.other_shards;
@@ -187,11 +231,18 @@ InputPlan plan_inputs(const transform::TransformJob& job, const transform::Shard
     input.output_key = output.prefix + keys->output;
     input.errors_key = output.prefix + keys->errors;
     input.output_uri = plan.output_uri + keys->output;
-    if (resume && plan.output_store->exists(input.output_key)) {
-      plan.resumed.push_back(input.relative);
-      continue;
+    if (resume) {
+      owned_keys.push_back(input.output_key);
+      owned_keys.push_back(input.errors_key);
+      if (plan.output_store->exists(input.output_key)) {
+        plan.resumed.push_back(input.relative);
+        continue;
+      }
     }
     plan.objects.push_back(std::move(input));
+  }
+  if (resume) {
+    plan.removed_leftovers = remove_leftovers(*plan.output_store, owned_keys, plan.output_uri);
   }
   return plan;
 }

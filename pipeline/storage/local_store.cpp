@@ -1,5 +1,6 @@
 #include "pipeline/storage/local_store.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
@@ -8,8 +9,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <optional>
 #include <random>
+#include <set>
 
 namespace tandem::storage {
 namespace fs = std::filesystem;
@@ -29,9 +32,28 @@ constexpr mode_t kFolderMode = 0750;
   throw StorageError(fmt::format("{}: {}: {}", path.string(), what, std::strerror(error)));
 }
 
+// A temporary file is named `.<name>.tmp-<kSuffixDigits lowercase hex digits>`.
+constexpr std::string_view kTempMark = ".tmp-";
+constexpr std::size_t kSuffixDigits = 16;
+
 std::string random_suffix() {
   thread_local std::mt19937_64 engine{std::random_device{}()};
   return fmt::format("{:016x}", engine());
+}
+
+// The name a temporary file was created for, or empty when `file_name` is not exactly of the
+// shape create() gives it.
+std::string_view temp_target(std::string_view file_name) {
+  const std::size_t overhead = 1 + kTempMark.size() + kSuffixDigits;
+  if (file_name.size() <= overhead || file_name.front() != '.') return {};
+  const std::string_view suffix = file_name.substr(file_name.size() - kSuffixDigits);
+  const bool hex = std::all_of(suffix.begin(), suffix.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+  });
+  if (!hex || file_name.substr(file_name.size() - overhead + 1, kTempMark.size()) != kTempMark) {
+    return {};
+  }
+  return file_name.substr(1, file_name.size() - overhead);
 }
 
 // Keys come from list() or are composed by the caller; one that would leave the root
@@ -319,6 +341,32 @@ void walk(const fs::path& dir, const std::string& key_prefix, std::string_view p
   }
 }
 
+// The names in the open folder `folder` (at `path`, for messages).
+std::vector<std::string> entry_names(int folder, const fs::path& path) {
+  const int fd = ::dup(folder);
+  if (fd < 0) fail(path, "cannot list folder", errno);
+  DIR* dir = ::fdopendir(fd);
+  if (dir == nullptr) {
+    const int error = errno;
+    ::close(fd);
+    fail(path, "cannot list folder", error);
+  }
+  std::vector<std::string> names;
+  int error = 0;
+  for (;;) {
+    errno = 0;
+    const dirent* entry = ::readdir(dir);
+    if (entry == nullptr) {
+      error = errno;
+      break;
+    }
+    names.emplace_back(entry->d_name);
+  }
+  ::closedir(dir);
+  if (error != 0) fail(path, "cannot list folder", error);
+  return names;
+}
+
 }  // namespace
 
 bool is_local_temp_name(const std::string& file_name) {
@@ -437,6 +485,37 @@ void LocalStore::remove(const std::string& key) {
   if (::unlinkat(folder->get(), name.c_str(), 0) != 0 && errno != ENOENT) {
     fail(path, "remove failed", errno);
   }
+}
+
+// Only regular files of exactly create()'s name shape for one of `keys` are removed; a folder
+// that is missing or a link is not looked into (create() never writes through one).
+std::vector<std::string> LocalStore::remove_unfinished(const std::vector<std::string>& keys) {
+  std::map<std::string, std::set<std::string, std::less<>>> names_by_folder;
+  for (const std::string& key : keys) {
+    const fs::path path = path_of(key);
+    names_by_folder[fs::path(key).parent_path().string()].insert(path.filename().string());
+  }
+  std::vector<std::string> removed;
+  for (const auto& [folder_key, names] : names_by_folder) {
+    std::optional<FileDescriptor> folder = open_folder(root_, folder_key, FolderUse::look);
+    if (!folder) continue;
+    const fs::path folder_path = folder_key.empty() ? root_ : root_ / folder_key;
+    for (const std::string& name : entry_names(folder->get(), folder_path)) {
+      const std::string_view target = temp_target(name);
+      if (target.empty() || !names.contains(target)) continue;
+      struct stat st {};
+      if (::fstatat(folder->get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+          !S_ISREG(st.st_mode)) {
+        continue;
+      }
+      if (::unlinkat(folder->get(), name.c_str(), 0) != 0) {
+        if (errno == ENOENT) continue;
+        fail(folder_path / name, "cannot remove temporary file", errno);
+      }
+      removed.push_back((folder_path / name).string());
+    }
+  }
+  return removed;
 }
 
 }  // namespace tandem::storage

@@ -1,7 +1,8 @@
 // An ObjectStore over a local folder: keys are '/'-separated paths relative to the root.
 // Writes go to a hidden temporary file beside the target (`.<name>.tmp-<random>`) that is
 // fsynced and renamed over the key on commit, so a reader sees the whole file or nothing.
-// list() never returns those temporary files.
+// list() never returns those temporary files; remove_unfinished() deletes those of given keys,
+// matched by that exact name shape, that a killed process left.
 //
 // Symbolic links below the root are never followed, in either direction: list() leaves them
 // out (list_with_skipped() says which), open() and create() refuse a key that passes through
@@ -26,6 +27,7 @@ class LocalStore final : public ObjectStore {
   std::unique_ptr<OutputObject> create(const std::string& key) override;
   bool exists(const std::string& key) override;
   void remove(const std::string& key) override;
+  std::vector<std::string> remove_unfinished(const std::vector<std::string>& keys) override;
 
   const std::filesystem::path& root() const { return root_; }
 

@@ -11,4 +11,8 @@ Listing ObjectStore::list_with_skipped(const std::string& prefix) {
   return {list(prefix), {}};
 }
 
+std::vector<std::string> ObjectStore::remove_unfinished(const std::vector<std::string>&) {
+  return {};
+}
+
 }  // namespace tandem::storage

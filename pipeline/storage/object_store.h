@@ -74,6 +74,13 @@ class ObjectStore {
   virtual std::unique_ptr<OutputObject> create(const std::string& key) = 0;
   virtual bool exists(const std::string& key) = 0;
   virtual void remove(const std::string& key) = 0;  // no error if absent
+  // Removes what create() of these keys left behind when its process died before commit() or
+  // abort(), and returns what it removed (paths or URIs, for the log). Only the caller knows
+  // that no live writer is creating one of these keys: a store cannot tell a dead writer's
+  // leftovers from a live one's. Throws StorageError. The default, for stores whose unfinished
+  // writes are invisible (S3: a pending multipart upload, removed by a lifecycle rule), does
+  // nothing.
+  virtual std::vector<std::string> remove_unfinished(const std::vector<std::string>& keys);
 };
 
 // A URI resolved to a store and the key prefix the URI names within it.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <unordered_map>
 
 namespace tandem::transform {
 namespace {
@@ -52,12 +53,39 @@ Result<std::string> relative_key(std::string_view key, std::string_view prefix) 
   if (!key.starts_with(prefix)) {
     return Error{fmt::format("key \"{}\" is not under the prefix \"{}\"", key, prefix)};
   }
-  const std::size_t folder_end = prefix.rfind('/');
-  const std::size_t cut = folder_end == std::string_view::npos ? 0 : folder_end + 1;
+  std::size_t cut = prefix.size();  // a prefix ending in "/" (or empty): what follows it
+  if (!prefix.empty() && !prefix.ends_with('/')) {
+    if (key.size() > prefix.size() && key[prefix.size()] == '/') {
+      ++cut;  // the prefix names a folder of this key: what follows that folder
+    } else {
+      const std::size_t folder_end = prefix.rfind('/');  // it ends inside a segment: keep it
+      cut = folder_end == std::string_view::npos ? 0 : folder_end + 1;
+    }
+  }
   if (key.size() == cut) {
-    return Error{fmt::format("key \"{}\" is the prefix's folder itself, not an object", key)};
+    return Error{fmt::format("key \"{}\" is the folder the prefix names, not an object", key)};
   }
   return std::string(key.substr(cut));
+}
+
+Status check_distinct_outputs(const std::vector<NamedInput>& inputs) {
+  std::unordered_map<std::string_view, std::string_view> first_uri;  // relative key → URI
+  first_uri.reserve(inputs.size());
+  std::string clashes;
+  std::size_t count = 0;
+  for (const NamedInput& input : inputs) {
+    const auto [first, inserted] = first_uri.emplace(input.relative, input.uri);
+    if (inserted) continue;
+    if (++count <= kMaxClashesNamed) {
+      clashes += fmt::format("{}{} and {} would both write \"{}.out\"", clashes.empty() ? "" : "\n",
+                             first->second, input.uri, input.relative);
+    }
+  }
+  if (count == 0) return Status::success();
+  if (count > kMaxClashesNamed) {
+    clashes += fmt::format("\n... and {} more", count - kMaxClashesNamed);
+  }
+  return Error{std::move(clashes)};
 }
 
 bool stays_below(std::string_view relative_key) {

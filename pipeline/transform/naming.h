@@ -1,9 +1,11 @@
 // Where an input object's output goes, and which host (shard) of a multi-host job takes it.
 //
-// Naming (adopted, see the contract): the output keeps the input's path relative to the input
-// prefix: `in/sub/a.csv` under the prefix `in/` → `sub/a.csv.out`, its error report
-// `sub/a.csv.out.errors`. The prefix counts up to its last "/": the prefix `in/da` selects
-// `in/data.csv` → `data.csv.out`, as `in/` would.
+// Naming: the output keeps the input's key relative to the input prefix, whether or not the
+// prefix ends in "/" (what SageMaker writes: docs/transform.md has the evidence). The prefix
+// `in/` or `in` selects `in/sub/a.csv` → `sub/a.csv.out`, its error report
+// `sub/a.csv.out.errors`. Where the prefix ends inside a key's segment, that whole segment is
+// kept (adopted): `in/da` selects `in/data.csv` → `data.csv.out` and `in/dat/b.csv` →
+// `dat/b.csv.out`; a prefix that is a whole key (one object) names it by its last segment.
 //
 // Sharding: every relative key belongs to exactly one of `count` shards, FNV-1a 64 of the key
 // modulo count, so hosts that list the same input agree without talking to each other, and a
@@ -14,14 +16,29 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "pipeline/transform/result.h"
 
 namespace tandem::transform {
 
-// The key relative to the prefix's folder; an error when the key is not under the prefix or
-// is the folder itself (a "directory marker" object).
+// The key relative to the prefix, by the rule above; an error when the key is not under the
+// prefix or is the folder the prefix names (a "directory marker" object).
 Result<std::string> relative_key(std::string_view key, std::string_view prefix);
+
+// One input of a job as planned: its URI (for messages) and its relative key.
+struct NamedInput {
+  std::string_view uri;
+  std::string_view relative;
+};
+
+// An error when two inputs have one relative key, and so would write one output: a manifest
+// that lists an entry twice, or a prefix without "/" that names a folder and ends inside
+// other keys' segments (`in/sub` selects `in/sub/subway/a.csv` and `in/subway/a.csv`, both
+// `subway/a.csv`). Names the first kMaxClashesNamed clashes, one per line:
+// `s3://b/in/sub/subway/a.csv and s3://b/in/subway/a.csv would both write "subway/a.csv.out"`.
+inline constexpr std::size_t kMaxClashesNamed = 10;
+Status check_distinct_outputs(const std::vector<NamedInput>& inputs);
 
 // True when `relative_key`, joined under a folder or key prefix, names something below it
 // on a file system too: not empty, not absolute, no NUL, no "." or ".." segment.

@@ -1,5 +1,6 @@
 #include "pipeline/batch/inputs.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -169,6 +170,8 @@ TEST_CASE("a manifest prefix joins its entries as written, plain paths are not d
       manifest_job(dir, "[{\"prefix\": \"" + data + "/part-\"}, \"1.csv\"]"), {}, false);
   REQUIRE(plan.objects.size() == 1);
   CHECK(plan.objects[0].key == "part-1.csv");
+  // Named as a listed key is: the prefix ends inside "part-1.csv", which is kept whole.
+  CHECK(plan.objects[0].output_key == "part-1.csv.out");
   const auto literal = batch::plan_inputs(
       manifest_job(dir, "[{\"prefix\": \"" + data + "/\"}, \"%2e%2e/x.csv\"]"), {}, false);
   REQUIRE(literal.objects.size() == 1);
@@ -219,4 +222,111 @@ TEST_CASE("resuming does not take an output behind a link for done") {
   const auto plan = batch::plan_inputs(job_for(dir.path / "in", dir.path / "out"), {}, true);
   CHECK(relatives(plan) == std::vector<std::string>{"sub/a.csv"});
   CHECK(plan.resumed.empty());
+}
+
+TEST_CASE("a folder named without a trailing slash names outputs below it") {
+  TempDir dir;
+  dir.write("in/a.csv", "1");
+  dir.write("in/sub/b.csv", "2");
+  auto job = job_for(dir.path / "in", dir.path / "out");
+  job.input.uri = (dir.path / "in").string();
+  CHECK(relatives(batch::plan_inputs(job, {}, false)) ==
+        std::vector<std::string>{"a.csv", "sub/b.csv"});
+  job.input.uri = "file://" + (dir.path / "in").string();
+  CHECK(relatives(batch::plan_inputs(job, {}, false)) ==
+        std::vector<std::string>{"a.csv", "sub/b.csv"});
+}
+
+TEST_CASE("a local prefix that ends inside a name keeps that name whole") {
+  TempDir dir;
+  dir.write("in/data.csv", "1");
+  dir.write("in/dat/b.csv", "2");
+  dir.write("in/other.csv", "3");
+  auto job = job_for(dir.path / "in", dir.path / "out");
+  job.input.uri = (dir.path / "in/da").string();
+  const auto plan = batch::plan_inputs(job, {}, false);
+  CHECK(relatives(plan) == std::vector<std::string>{"dat/b.csv", "data.csv"});
+  CHECK(plan.objects[1].output_key == "data.csv.out");
+}
+
+TEST_CASE("a manifest prefix without a trailing slash names its entries like a listed prefix") {
+  TempDir dir;
+  dir.write("data/x/a.csv", "1");
+  const std::string data = (dir.path / "data").string();
+  const auto plan = batch::plan_inputs(
+      manifest_job(dir, "[{\"prefix\": \"" + data + "\"}, \"/x/a.csv\"]"), {}, false);
+  REQUIRE(plan.objects.size() == 1);
+  CHECK(plan.objects[0].key == "data/x/a.csv");  // read through the prefix's folder
+  CHECK(plan.objects[0].output_key == "x/a.csv.out");
+}
+
+TEST_CASE("a manifest that lists an object twice is refused, naming both") {
+  TempDir dir;
+  dir.write("data/a.csv", "1");
+  dir.write("data/b.csv", "2");
+  const std::string data = (dir.path / "data").string();
+  const auto job =
+      manifest_job(dir, "[{\"prefix\": \"" + data + "/\"}, \"a.csv\", \"b.csv\", \"a.csv\"]");
+  CHECK_THROWS_WITH(batch::plan_inputs(job, {}, false),
+                    job.input.uri + ": two inputs would write one output:\n" + data +
+                        "/a.csv and " + data +
+                        "/a.csv would both write \"a.csv.out\"\nlist each object once in the "
+                        "manifest");
+  // Every shard refuses it, also one that takes neither entry.
+  CHECK_THROWS(batch::plan_inputs(job, transform::Shard{1, 2}, false));
+  CHECK_THROWS(batch::plan_inputs(job, transform::Shard{0, 2}, false));
+}
+
+namespace {
+
+std::vector<std::string> hidden_files(const fs::path& folder) {
+  std::vector<std::string> names;
+  for (const auto& entry : fs::recursive_directory_iterator(folder)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_regular_file() && name.starts_with('.')) {
+      names.push_back(entry.path().lexically_relative(folder).string());
+    }
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::vector<std::string> sorted(std::vector<std::string> names) {
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+}  // namespace
+
+TEST_CASE("resuming removes the temporary files a killed run left for this shard's outputs") {
+  TempDir dir;
+  // Two shards of one job: find a key of each.
+  std::string mine, theirs;
+  for (int i = 0; mine.empty() || theirs.empty(); ++i) {
+    const std::string name = "o" + std::to_string(i) + ".csv";
+    (transform::shard_of("sub/" + name, 2) == 0 ? mine : theirs) = name;
+  }
+  dir.write("in/sub/" + mine, "1");
+  dir.write("in/sub/" + theirs, "2");
+  const std::string suffix = ".tmp-0123456789abcdef";
+  dir.write("out/sub/." + mine + ".out" + suffix, "partial");
+  dir.write("out/sub/." + mine + ".out.errors" + suffix, "partial");
+  dir.write("out/sub/." + theirs + ".out" + suffix, "another host is writing this");
+  dir.write("out/sub/." + mine + ".out.tmp-0123", "not tandem's name shape");
+  dir.write("out/sub/." + mine + ".out.tmp-0123456789ABCDEF", "not tandem's name shape");
+  dir.write("out/sub/.notes", "the user's");
+  const auto job = job_for(dir.path / "in", dir.path / "out");
+
+  const auto fresh = batch::plan_inputs(job, transform::Shard{0, 2}, false);
+  CHECK(fresh.removed_leftovers.empty());
+  CHECK(hidden_files(dir.path / "out").size() == 6);
+
+  const auto plan = batch::plan_inputs(job, transform::Shard{0, 2}, true);
+  CHECK(relatives(plan) == std::vector<std::string>{"sub/" + mine});
+  const std::string out = (dir.path / "out").string();
+  CHECK(sorted(plan.removed_leftovers) == sorted({out + "/sub/." + mine + ".out" + suffix,
+                                                  out + "/sub/." + mine + ".out.errors" + suffix}));
+  CHECK(hidden_files(dir.path / "out") ==
+        sorted({"sub/." + mine + ".out.tmp-0123", "sub/." + mine + ".out.tmp-0123456789ABCDEF",
+                "sub/." + theirs + ".out" + suffix, "sub/.notes"}));
 }

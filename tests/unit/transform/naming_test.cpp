@@ -9,17 +9,67 @@ using namespace tandem::transform;
 TEST_CASE("Outputs keep the path relative to the input prefix", "[naming]") {
   CHECK(relative_key("in/sub/a.csv", "in/").value() == "sub/a.csv");
   CHECK(relative_key("in/a.csv", "in/a.csv").value() == "a.csv");
-  CHECK(relative_key("in/data.csv", "in/da").value() == "data.csv");
   CHECK(relative_key("a.csv", "").value() == "a.csv");
   CHECK(relative_key("s3://b/in/x/y.json", "s3://b/in/").value() == "x/y.json");
   CHECK(relative_key("other/a.csv", "in/").error().message ==
         "key \"other/a.csv\" is not under the prefix \"in/\"");
   CHECK(relative_key("in/", "in/").error().message ==
-        "key \"in/\" is the prefix's folder itself, not an object");
+        "key \"in/\" is the folder the prefix names, not an object");
   const auto keys = output_keys("sub/a.csv");
   REQUIRE(keys.ok());
   CHECK(keys->output == "sub/a.csv.out");
   CHECK(keys->errors == "sub/a.csv.out.errors");
+}
+
+// SageMaker's own runs: the SDK's integration test (tests/integ/test_transformer.py), the scikit
+// bring-your-own-container and TFRecord batch notebooks, all with prefixes without a "/".
+TEST_CASE("A prefix without a trailing slash names the folder it ends at", "[naming]") {
+  CHECK(relative_key("integ-test-data/mnist/transform/data.csv", "integ-test-data/mnist/transform")
+            .value() == "data.csv");
+  CHECK(relative_key("DEMO-scikit-byo-iris/iris.csv", "DEMO-scikit-byo-iris").value() ==
+        "iris.csv");
+  CHECK(relative_key("batch_input/iris_test.tfrecords", "batch_input").value() ==
+        "iris_test.tfrecords");
+  CHECK(relative_key("in/sub/a.csv", "in").value() == "sub/a.csv");
+  CHECK(relative_key("in/sub/a.csv", "in/sub").value() == "a.csv");
+  CHECK(relative_key("in/", "in").error().message ==
+        "key \"in/\" is the folder the prefix names, not an object");
+}
+
+TEST_CASE("A prefix that ends inside a segment keeps that whole segment", "[naming]") {
+  CHECK(relative_key("in/data.csv", "in/da").value() == "data.csv");
+  CHECK(relative_key("in/dat/b.csv", "in/da").value() == "dat/b.csv");
+  CHECK(relative_key("input.csv", "in").value() == "input.csv");
+  CHECK(relative_key("in/subway/a.csv", "in/sub").value() == "subway/a.csv");
+  // A prefix that is a whole key names the object by its last segment.
+  CHECK(relative_key("in/sub", "in/sub").value() == "sub");
+  CHECK(relative_key("a.csv", "a.csv").value() == "a.csv");
+}
+
+TEST_CASE("Two inputs that would write one output are named", "[naming]") {
+  CHECK(check_distinct_outputs({}).ok());
+  CHECK(check_distinct_outputs({{"s3://b/in/a", "a"}, {"s3://b/in/b", "b"}}).ok());
+  // `in/sub` names the folder in/sub/ and ends inside in/subway.
+  const std::string first = "s3://b/in/sub/subway/a.csv", second = "s3://b/in/subway/a.csv";
+  const Status clash =
+      check_distinct_outputs({{first, relative_key("in/sub/subway/a.csv", "in/sub").value()},
+                              {"s3://b/in/sub/x.csv", "x.csv"},
+                              {second, relative_key("in/subway/a.csv", "in/sub").value()}});
+  REQUIRE_FALSE(clash.ok());
+  CHECK(clash.error().message ==
+        first + " and " + second + " would both write \"subway/a.csv.out\"");
+
+  std::vector<std::string> uris;
+  for (int i = 0; i < 13; ++i) uris.push_back("m.json entry " + std::to_string(i));
+  std::vector<NamedInput> same;
+  for (const auto& uri : uris) same.push_back({uri, "a.csv"});
+  const Status many = check_distinct_outputs(same);
+  REQUIRE_FALSE(many.ok());
+  CHECK(many.error().message.starts_with(
+      "m.json entry 0 and m.json entry 1 would both write \"a.csv.out\"\n"
+      "m.json entry 0 and m.json entry 2 would both write \"a.csv.out\"\n"));
+  CHECK(many.error().message.ends_with(
+      "m.json entry 0 and m.json entry 10 would both write \"a.csv.out\"\n... and 2 more"));
 }
 
 TEST_CASE("Output keys that could escape the output location are refused", "[naming]") {
