@@ -24,8 +24,6 @@ namespace tandem::supervisor {
 
 struct LaunchSpec {
   std::vector<std::string> argv;
-  // The file to execute (spec::resolve_command); empty: argv[0], looked up on PATH.
-  std::string program;
   std::string working_dir;
   std::map<std::string, std::string> env;  // added to (and overriding) tandem's environment
   // When set, the stage runs in its own mount namespace with this folder bind-mounted at
@@ -34,6 +32,8 @@ struct LaunchSpec {
   // Descriptors the stage inherits under the same numbers (a shared-memory channel); every
   // other descriptor of tandem is closed in the stage. Closed in tandem with the LaunchSpec.
   std::vector<proto::shm::UniqueFd> inherit;
+  // The file to execute (spec::resolve_command); empty: argv[0], looked up on PATH.
+  std::string program;
 };
 
 using spec::model_mount_point;

@@ -101,6 +101,14 @@ TEST_CASE("the program is found on PATH and gets argv verbatim, without a shell"
   CHECK(f.status.exit_code() == 0);
 }
 
+TEST_CASE("a resolved program is executed with argv[0] as the spec wrote it", "[process]") {
+  LaunchSpec spec{{"tandem-renamed", "-c", "printf '%s' \"$0\""}, "", {}};
+  spec.program = "/bin/sh";
+  const Finished f = run(spec);
+  CHECK(f.output == "tandem-renamed");
+  CHECK(f.status.exit_code() == 0);
+}
+
 TEST_CASE("the environment is tandem's plus the spec's, the spec winning", "[process]") {
   REQUIRE(setenv("TANDEM_PROCESS_TEST_INHERITED", "from-parent", 1) == 0);
   REQUIRE(setenv("TANDEM_PROCESS_TEST_OVERRIDDEN", "from-parent", 1) == 0);
