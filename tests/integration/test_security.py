@@ -224,8 +224,8 @@ def test_secret_env_values_never_reach_the_log_even_at_debug_level(tandem_factor
     tandem.terminate()
     log = tandem.log()
     # ... the debug line names every variable, shows the plain one and masks the secrets.
-    line = re.search(r"DEBUG stage 'a' \(container-1\) command: \[tandem-identity, serve\] in "
-                     r"\S+; environment added: (.*)", log)
+    line = re.search(r"DEBUG stage 'a' \(container-1\) command: \[tandem-identity, serve\] "
+                     r"\(/\S+/tandem-identity\) in \S+; environment added: (.*)", log)
     assert line, log
     assert "API_KEY=<secret>" in line.group(1)
     assert "AWS_SECRET_ACCESS_KEY=<secret>" in line.group(1)
