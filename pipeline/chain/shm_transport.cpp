@@ -70,7 +70,7 @@ class ShmStageTransport::Channel : public std::enable_shared_from_this<Channel> 
 
   asio::awaitable<StageOutcome> call(const StageRequest& request) {
     auto self = shared_from_this();  // the channel outlives this call, whatever happens
-    if (closed_) co_return failed(Kind::connect, closed_reason_);
+    if (closed_) co_return failed(Kind::connect, not_sent());
     const auto stage_pid = std::atomic_ref<std::uint32_t>(segment_.ring().control().stage_pid)
                                .load(std::memory_order_acquire);
     if (stage_pid == 0) {
@@ -85,7 +85,7 @@ class ShmStageTransport::Channel : public std::enable_shared_from_this<Channel> 
     }
     if (closed_) {
       slots_.release();
-      co_return failed(Kind::closed, closed_reason_);
+      co_return failed(Kind::connect, not_sent());
     }
     const std::uint32_t slot = free_.back();
     free_.pop_back();
@@ -125,6 +125,10 @@ class ShmStageTransport::Channel : public std::enable_shared_from_this<Channel> 
   }
 
  private:
+  // A request that reaches a closed channel (the stage died before tandem has seen it exit)
+  // was never handed to the stage: said so, apart from the requests the stage held.
+  std::string not_sent() const { return closed_reason_ + "; this request was not sent to it"; }
+
   struct Use {
     std::uint64_t sequence = 0;
     std::shared_ptr<Waiter> waiter;  // null once its call gave up

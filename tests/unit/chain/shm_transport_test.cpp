@@ -207,6 +207,9 @@ TEST_CASE("shm: a stage that dies fails exactly the calls in flight", "[shm]") {
   // Later calls on the dead channel fail at once; after a relaunch they are served.
   auto later = run_calls(io, transport, {request_of("c")});
   CHECK(later[0].failure.kind == Kind::connect);
+  CHECK(later[0].failure.message ==
+        "the stage exited before answering (its shared-memory channel closed); this request "
+        "was not sent to it");
   stage.stop();
   FakeStage restarted(transport.prepare_launch(), Behaviour::echo);
   later = run_calls(io, transport, {request_of("d")});
