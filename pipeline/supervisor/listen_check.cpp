@@ -20,8 +20,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr std::string_view kListenState = "0A";
-
 std::optional<std::uint64_t> hex_number(std::string_view text) {
   std::uint64_t value = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value, 16);
@@ -100,8 +98,8 @@ std::set<std::uint64_t> socket_inodes_below(pid_t root) {
 
 }  // namespace
 
-std::vector<ListeningSocket> parse_listening(std::string_view table) {
-  std::vector<ListeningSocket> sockets;
+std::vector<TcpSocket> parse_tcp_table(std::string_view table) {
+  std::vector<TcpSocket> sockets;
   std::istringstream lines{std::string(table)};
   std::string line;
   std::getline(lines, line);  // the header
@@ -111,18 +109,38 @@ std::vector<ListeningSocket> parse_listening(std::string_view table) {
     if (!(fields >> slot >> local >> remote >> state >> queues >> timer >> retransmits >> uid >>
           timeout >> inode))
       continue;
-    if (state != kListenState) continue;
     const auto colon = local.find(':');
     if (colon == std::string::npos) continue;
     const auto address = decode_address(std::string_view(local).substr(0, colon));
     const auto port = hex_number(std::string_view(local).substr(colon + 1));
+    const auto state_number = hex_number(state);
     std::uint64_t number = 0;
     const bool inode_ok =
         std::from_chars(inode.data(), inode.data() + inode.size(), number).ec == std::errc{};
-    if (!address || !port || *port > 65535 || !inode_ok) continue;
-    sockets.push_back({*address, static_cast<std::uint16_t>(*port), number});
+    if (!address || !port || *port > 65535 || !state_number || *state_number > 0xFF || !inode_ok)
+      continue;
+    sockets.push_back({*address, static_cast<std::uint16_t>(*port),
+                       static_cast<std::uint8_t>(*state_number), number});
   }
   return sockets;
+}
+
+std::vector<TcpSocket> local_tcp_sockets() {
+  std::vector<TcpSocket> sockets;
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    for (TcpSocket& socket : parse_tcp_table(read_text(table)))
+      sockets.push_back(std::move(socket));
+  }
+  return sockets;
+}
+
+std::vector<ListeningSocket> parse_listening(std::string_view table) {
+  std::vector<ListeningSocket> listening;
+  for (TcpSocket& socket : parse_tcp_table(table)) {
+    if (socket.state == kTcpListen)
+      listening.push_back({std::move(socket.address), socket.port, socket.inode});
+  }
+  return listening;
 }
 
 bool is_loopback(std::string_view address) {
@@ -139,11 +157,9 @@ std::vector<ListeningSocket> exposed_listeners(pid_t root) {
   const std::set<std::uint64_t> inodes = socket_inodes_below(root);
   std::vector<ListeningSocket> exposed;
   if (inodes.empty()) return exposed;
-  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
-    for (ListeningSocket& socket : parse_listening(read_text(table))) {
-      if (inodes.contains(socket.inode) && !is_loopback(socket.address))
-        exposed.push_back(std::move(socket));
-    }
+  for (TcpSocket& socket : local_tcp_sockets()) {
+    if (socket.state == kTcpListen && inodes.contains(socket.inode) && !is_loopback(socket.address))
+      exposed.push_back({std::move(socket.address), socket.port, socket.inode});
   }
   return exposed;
 }

@@ -1,7 +1,7 @@
-// Where a stage's sockets listen. tandem calls stages on 127.0.0.1 only; a stage that listens
-// on another address (0.0.0.0, a host address) can be called from other hosts, past the
-// front's limits and capture, so tandem warns about it. Parsing /proc/net/tcp is pure;
-// reading /proc is one function at the edge.
+// This host's TCP sockets, from /proc/net/tcp and tcp6, and where a stage's sockets listen. tandem
+// calls stages on 127.0.0.1 only; a stage that listens on another address (0.0.0.0, a host address)
+// can be called from other hosts, past the front's limits and capture, so tandem warns about it.
+// Parsing /proc/net/tcp is pure; reading /proc is one function at the edge.
 #pragma once
 
 #include <sys/types.h>
@@ -12,6 +12,23 @@
 #include <vector>
 
 namespace tandem::supervisor {
+
+// One socket of /proc/net/tcp or tcp6.
+struct TcpSocket {
+  std::string address;     // "127.0.0.1", "0.0.0.0", "::", "::1"
+  std::uint16_t port = 0;  // local port
+  std::uint8_t state = 0;  // the kernel's TCP state: kTcpListen, kTcpTimeWait, ...
+  std::uint64_t inode = 0;
+};
+inline constexpr std::uint8_t kTcpTimeWait = 0x06;
+inline constexpr std::uint8_t kTcpListen = 0x0A;
+
+// The sockets in the text of /proc/net/tcp or /proc/net/tcp6 (header line included);
+// malformed lines are skipped.
+std::vector<TcpSocket> parse_tcp_table(std::string_view table);
+
+// This host's TCP sockets, IPv4 and IPv6; empty when /proc cannot be read.
+std::vector<TcpSocket> local_tcp_sockets();
 
 struct ListeningSocket {
   std::string address;  // "127.0.0.1", "0.0.0.0", "::", "::1"

@@ -7,15 +7,10 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
-#include <fstream>
-#include <sstream>
 
 namespace tandem::supervisor {
 namespace {
 
-constexpr std::string_view kListen = "0A";
-constexpr std::string_view kTimeWait = "06";
 // Port lists in a message stop after this many runs ("9000-9004, 9007, ...").
 constexpr std::size_t kMaxRuns = 6;
 
@@ -33,13 +28,6 @@ bool binds(std::uint16_t port, bool reuse_address) {
   const bool bound = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   close(fd);
   return bound;
-}
-
-std::string read_text(const char* path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 // "9000-9004, 9007, 9009-9010", at most kMaxRuns runs.
@@ -64,26 +52,14 @@ PortState probe_port(std::uint16_t port) {
   return binds(port, true) ? PortState::reusable : PortState::taken;
 }
 
-void add_socket_uses(std::string_view table, spec::PortRange range,
+void add_socket_uses(const std::vector<TcpSocket>& sockets, spec::PortRange range,
                      std::map<std::uint16_t, SocketUse>& uses) {
-  std::istringstream lines{std::string(table)};
-  std::string line;
-  std::getline(lines, line);  // the header
-  while (std::getline(lines, line)) {
-    std::istringstream fields(line);
-    std::string slot, local, remote, state;
-    if (!(fields >> slot >> local >> remote >> state)) continue;
-    const auto colon = local.rfind(':');
-    if (colon == std::string::npos) continue;
-    unsigned port = 0;
-    const char* first = local.data() + colon + 1;
-    const char* last = local.data() + local.size();
-    const auto [end, ec] = std::from_chars(first, last, port, 16);
-    if (ec != std::errc{} || end != last || port < range.low || port > range.high) continue;
-    SocketUse& use = uses[static_cast<std::uint16_t>(port)];
-    if (state == kListen) {
+  for (const TcpSocket& socket : sockets) {
+    if (socket.port < range.low || socket.port > range.high) continue;
+    SocketUse& use = uses[socket.port];
+    if (socket.state == kTcpListen) {
       use.listening = true;
-    } else if (state == kTimeWait) {
+    } else if (socket.state == kTcpTimeWait) {
       use.time_wait = true;
     } else {
       use.other = true;
@@ -202,8 +178,7 @@ std::string PortAllocator::describe_shortage() const {
     if (!held_.contains(port)) states[port] = probe_(port);
   }
   std::map<std::uint16_t, SocketUse> uses;
-  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"})
-    add_socket_uses(read_text(table), range_, uses);
+  add_socket_uses(local_tcp_sockets(), range_, uses);
   return describe_ports(range_, held_, states, uses);
 }
 

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "pipeline/spec/spec.h"
+#include "pipeline/supervisor/listen_check.h"
 
 namespace tandem::supervisor {
 
@@ -40,14 +41,14 @@ struct StagePorts {
   spec::PortRange safe{};  // SAGEMAKER_SAFE_PORT_RANGE
 };
 
-// What the sockets of /proc/net/tcp or tcp6 (header line included) do on each local port of
-// `range`, added to `uses`; malformed lines are skipped.
+// What `sockets` (listen_check.h: local_tcp_sockets) do on each local port of `range`, added
+// to `uses`.
 struct SocketUse {
   bool listening = false;
   bool time_wait = false;
   bool other = false;  // connected, or bound and not listening
 };
-void add_socket_uses(std::string_view table, spec::PortRange range,
+void add_socket_uses(const std::vector<TcpSocket>& sockets, spec::PortRange range,
                      std::map<std::uint16_t, SocketUse>& uses);
 
 // Why a range has no room: "of its 10 ports, 5 are held by this tandem's stages (9000-9004),

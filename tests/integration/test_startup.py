@@ -3,6 +3,7 @@ stage, what happened and its last lines; `tandem validate` and `serve` reject a 
 exit status 2 and every error."""
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -47,8 +48,8 @@ def test_missing_program(tmp_path, command):
     spec = {"name": "no-program", "stages": [
         identity("good"), {"name": "ghost", "command": [str(tmp_path / "no-such-stage"), "serve"]}]}
     write_spec(tmp_path, spec)
-    result = run_tandem(command, "pipeline.yaml", "--port", "0", cwd=tmp_path) \
-        if command == "serve" else run_tandem(command, "pipeline.yaml", cwd=tmp_path)
+    port = ["--port", "0"] if command == "serve" else []
+    result = run_tandem(command, "pipeline.yaml", *port, cwd=tmp_path)
     assert result.returncode == 2, result
     assert result.stdout == ""
     assert result.stderr == (
@@ -86,10 +87,7 @@ def test_builtin_stages_found_without_path(tmp_path):
     (the README's tour runs build/release/bin/tandem from a fresh shell)."""
     write_spec(tmp_path, {"name": "good", "stages": [identity("a"), {
         "name": "b", "command": ["sh", "-c", "exit 0"]}]})
-    env = process_env()
-    env["PATH"] = "/usr/bin:/bin"
-    result = subprocess.run([str(tandem_exe()), "validate", "pipeline.yaml"], capture_output=True,
-                            text=True, env=env, cwd=tmp_path, timeout=60)
+    result = run_tandem("validate", "pipeline.yaml", cwd=tmp_path, path="/usr/bin:/bin")
     assert result.returncode == 0, result
     bin_dir = tandem_exe().resolve().parent
     assert result.stdout == (
@@ -172,9 +170,12 @@ def expected_errors(path: str) -> str:
     ]) + "\n"
 
 
-def run_tandem(*args, cwd) -> subprocess.CompletedProcess:
-    return subprocess.run([str(tandem_exe()), *args], capture_output=True, text=True,
-                          env=process_env(), cwd=cwd, timeout=60)
+def run_tandem(*args, cwd, exe: Path | None = None,
+               path: str | None = None) -> subprocess.CompletedProcess:
+    """`exe` (this build's tandem by default) with `args`; `path` replaces PATH."""
+    env = process_env() if path is None else process_env(PATH=path)
+    return subprocess.run([str(exe or tandem_exe()), *args], capture_output=True, text=True,
+                          env=env, cwd=cwd, timeout=60)
 
 
 @pytest.mark.parametrize("command", ["validate", "serve"])
@@ -219,10 +220,8 @@ def test_installed_tandem_finds_its_stages(tmp_path):
     write_spec(tmp_path, {"name": "installed", "stages": [
         {"name": "a", "command": ["tandem-identity", "serve"]},
         {"name": "b", "command": ["tandem-postprocess", "serve"]}]})
-    env = process_env()
-    env["PATH"] = "/usr/bin:/bin"
-    result = subprocess.run([str(prefix / "bin" / "tandem"), "validate", "pipeline.yaml"],
-                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    result = run_tandem("validate", "pipeline.yaml", cwd=tmp_path, exe=prefix / "bin" / "tandem",
+                        path="/usr/bin:/bin")
     assert (result.returncode, result.stderr) == (0, ""), result
     assert result.stdout == (
         "pipeline.yaml: ok: endpoint 'installed', 2 stage(s): a b\n"

@@ -186,8 +186,8 @@ TEST_CASE("/proc/net/tcp lines say what uses each port of the range", "[ports]")
       "   0: 00000000000000000000000000000000:2329 00000000000000000000000000000000:0000 0A "
       "00000000:00000000 00:00000000 00000000  1000 0 14\n";
   std::map<std::uint16_t, SocketUse> uses;
-  add_socket_uses(tcp, spec::PortRange{9000, 9009}, uses);
-  add_socket_uses(tcp6, spec::PortRange{9000, 9009}, uses);
+  add_socket_uses(parse_tcp_table(tcp), spec::PortRange{9000, 9009}, uses);
+  add_socket_uses(parse_tcp_table(tcp6), spec::PortRange{9000, 9009}, uses);
   REQUIRE(uses.size() == 3);  // 40000 (0x9C40) is outside the range
   CHECK(uses[9000].listening);
   CHECK((uses[9001].time_wait && uses[9001].listening && !uses[9001].other));
