@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "pipeline/cli/fetch.h"
 #include "pipeline/cli/replay.h"
 #include "pipeline/cli/serve.h"
 #include "pipeline/cli/transform.h"
@@ -61,6 +62,18 @@ int main(int argc, char** argv) {
       app.add_subcommand("validate", "check a spec and print every error; starts nothing");
   validate->add_option("spec", spec_path, "pipeline spec (pipeline.yaml)")->required();
 
+  std::string fetch_source;
+  std::string fetch_destination;
+  auto* fetch = app.add_subcommand(
+      "fetch",
+      "copy an object, or every object under a prefix, from S3 or a folder to a local path "
+      "(used by tandem-python for SAGEMAKER_SUBMIT_DIRECTORY)");
+  fetch->add_option("source", fetch_source, "s3://bucket/key, s3://bucket/prefix/ or a path")
+      ->required();
+  fetch->add_option("destination", fetch_destination,
+                    "the file for one object, the folder for a prefix")
+      ->required();
+
   app.add_option("--log-format")
       ->description(
           "log lines: text (for people), json (one object per line) or auto (json unless stderr "
@@ -80,6 +93,8 @@ int main(int argc, char** argv) {
   for (auto* sub : app.get_subcommands([](CLI::App*) { return true; })) sub->fallthrough();
 
   CLI11_PARSE(app, argc, argv);
+
+  if (fetch->parsed()) return tandem::cli::fetch(fetch_source, fetch_destination);
 
   const auto spec = load(spec_path);
   if (!spec) return exit_spec_error;
