@@ -350,6 +350,33 @@ def test_pytorch_toolkit_error_carries_its_status(tmp_path):
     assert answer.body == b"inference.py:9: transform_fn: GenericInferenceToolkitError: teapot input\n"
 
 
+def test_pytorch_toolkit_error_with_an_invalid_status_is_500(tmp_path):
+    service = load(tmp_path, """
+        from sagemaker_inference import errors
+        def model_fn(model_dir):
+            return None
+        def transform_fn(model, body, content_type, accept):
+            raise errors.GenericInferenceToolkitError(body.decode(), "odd status")
+        """, "pytorch")
+    assert invoke(service, "42", "application/octet-stream").status == 500
+    assert invoke(service, "abc", "application/octet-stream").status == 500
+    assert invoke(service, "404", "application/octet-stream").status == 404
+
+
+def test_an_exception_whose_str_fails_still_answers(tmp_path):
+    service = load(tmp_path, """
+        class Odd(Exception):
+            def __str__(self):
+                raise RuntimeError("no str")
+        def model_fn(model_dir):
+            return None
+        def predict_fn(data, model):
+            raise Odd()
+        """, "sklearn")
+    answer = invoke(service, "[1]", "application/json")
+    assert (answer.status, answer.body) == (500, b"inference.py:8: predict_fn: Odd\n")
+
+
 def test_pytorch_other_exception_is_500(tmp_path):
     service = load(tmp_path, TORCH_RECORDER, "pytorch")
     answer = invoke(service, "1", "application/x-generic", "application/json")

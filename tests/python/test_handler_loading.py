@@ -325,8 +325,8 @@ def test_pytorch_empty_program_means_inference_py(tmp_path):
 
 def test_pytorch_default_model_fn_without_a_model_file_is_a_startup_error(tmp_path):
     line = startup_error(tmp_path, None, "pytorch")
-    assert line == ("model_fn (pytorch default): model_fn (pytorch default) failed: ValueError: "
-                    "Exactly one .pth or .pt file is required for PyTorch models: []")
+    assert line == ("%s: model_fn (pytorch default) failed: ValueError: Exactly one .pth or .pt "
+                    "file is required for PyTorch models: []" % model_dir(tmp_path))
 
 
 def test_pytorch_handlers_with_a_trailing_context(tmp_path):

@@ -11,19 +11,6 @@ pytorch  (default_pytorch_inference_handler.py)  model: TorchScript model.pt or 
 """
 
 import os
-import textwrap
-
-
-def flask_default_model_fn(model_dir):
-    """The Flask-family containers' model_fn: there is none (a StartupError at load instead)."""
-    raise NotImplementedError(
-        textwrap.dedent(
-            """
-            Please provide a model_fn implementation.
-            See documentation for model_fn at https://github.com/aws/sagemaker-python-sdk
-            """
-        )
-    )
 
 
 def sklearn_handlers():

@@ -51,7 +51,10 @@ class Engine:
     def failure(self, label, exc, invocation, status=500):
         """The error answer for an exception in `label`, its traceback logged to stderr."""
         where = self.user_code.where(exc.__traceback__)
-        line = "%s%s: %s" % (where, label, describe(exc))
+        try:
+            line = "%s%s: %s" % (where, label, describe(exc))
+        except Exception:  # an exception whose str() fails
+            line = "%s%s: %s" % (where, label, type(exc).__name__)
         ident = " (inference id %s)" % invocation.inference_id if invocation.inference_id else ""
         block = "tandem-python: invocation%s answered %d: %s\n%s" % (
             ident,
@@ -192,10 +195,18 @@ class TorchEngine(Engine):
                 result, response_content_type = result[0], result[1]
             return self.shape(result, response_content_type, processor)
         except (Exception, SystemExit) as e:
-            status = 500
-            if isinstance(e, self.toolkit_error):
-                status = int(e.status_code)
-            return self.failure(label, e, invocation, status)
+            return self.failure(label, e, invocation, self.status_of(e))
+
+    def status_of(self, exc):
+        """A BaseInferenceToolkitError's own status (when it is a valid one), else 500."""
+        if isinstance(exc, self.toolkit_error):
+            try:
+                status = int(exc.status_code)
+            except (TypeError, ValueError):
+                return 500
+            if 100 <= status <= 599:
+                return status
+        return 500
 
     def shape(self, result, content_type, processor):
         """TorchServe's answer: str as UTF-8, bytes as is, a tensor torch.save'd, anything

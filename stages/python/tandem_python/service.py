@@ -68,7 +68,11 @@ class Service:
         self.model = engine.model
 
     def invoke(self, invocation: Invocation) -> Answer:
-        return self._engine.invoke(invocation)
+        try:
+            return self._engine.invoke(invocation)
+        except Exception as e:  # the engines answer every handler error; this is a last guard
+            return Answer(500, ("tandem-python: internal error: %r\n" % (e,)).encode(),
+                          "text/plain; charset=utf-8")
 
     @classmethod
     def load(
@@ -181,7 +185,7 @@ def _torch(handlers, framework, model_dir, default_accept, user_code):
             bind(handlers.output_fn, "output_fn", 2, default_output),
         )
 
-    where = handlers.where("model_fn") if handlers.model_fn else "model_fn (pytorch default)"
+    where = handlers.where("model_fn") if handlers.model_fn else model_dir
     if pre_model is not None:
         loader.call_model_loader(pre_model.label, pre_model.fn, (model_dir,), user_code, where)
     model = loader.call_model_loader(model_stage.label, model_stage.fn, (model_dir,), user_code,

@@ -96,14 +96,21 @@ class Response:
             items = headers.items() if hasattr(headers, "items") else headers
             for key, value in items:
                 self.headers[key] = value
-        if mimetype is None and self._header("Content-Type") is None:
-            mimetype = self.default_mimetype
-        if mimetype is not None:
-            self._set_header("Content-Type", get_content_type(mimetype, self.charset))
-        self.status_code = _parse_status(status)
+            if mimetype is None and self._header("Content-Type") is None:
+                mimetype = self.default_mimetype
+            if mimetype is not None:
+                self._set_header("Content-Type", get_content_type(mimetype, self.charset))
+        else:
+            self.headers["Content-Type"] = get_content_type(
+                self.default_mimetype if mimetype is None else mimetype, self.charset
+            )
+        self.status_code = status if type(status) is int else _parse_status(status)
         self._data = body_bytes(response, self.charset)
 
     def _header(self, name):
+        value = self.headers.get(name)
+        if value is not None:
+            return value
         lowered = name.lower()
         for key, value in self.headers.items():
             if key.lower() == lowered:
