@@ -2,12 +2,11 @@
 and the runner's defaults share), against framework-contract.md section 3."""
 
 import io
-import json
 
 import numpy as np
 import pytest
 
-import handler_scripts  # noqa: F401  (puts stages/python and the shims on sys.path)
+import handler_scripts  # noqa: F401 (puts stages/python and the shims on sys.path)
 from sagemaker_containers import _encoders as sc_encoders
 from sagemaker_containers import _errors as sc_errors
 from sagemaker_containers.beta.framework import encoders
@@ -62,7 +61,8 @@ def test_sc_decode_and_encode_match_exactly(content_type):
 
 
 def test_sc_encode_json_csv_npy():
-    assert encoders.encode(np.array([1.5, 2.0], dtype=np.float32), "application/json") == "[1.5, 2.0]"
+    float32 = np.array([1.5, 2.0], dtype=np.float32)
+    assert encoders.encode(float32, "application/json") == "[1.5, 2.0]"
     assert encoders.encode({"k": np.int64(3)}, "application/json") == '{"k": 3}'
     assert encoders.encode(np.array([1.5, 2.0]), "text/csv") == "1.5\n2.0\n"
     assert encoders.encode([[1, 2], [3, 4]], "text/csv") == "1,2\n3,4\n"
@@ -91,7 +91,8 @@ def test_it_json_npy_npz_decode():
     import scipy.sparse
 
     assert decoder.decode("[1, 2]", "application/json").tolist() == [1, 2]
-    assert decoder.decode(npy(np.array([1, 2], dtype=np.int16)), "application/x-npy").dtype == np.int16
+    int16 = npy(np.array([1, 2], dtype=np.int16))
+    assert decoder.decode(int16, "application/x-npy").dtype == np.int16
     matrix = scipy.sparse.csr_matrix(np.array([[0, 1.5], [2.0, 0]]))
     buffer = io.BytesIO()
     scipy.sparse.save_npz(buffer, matrix)

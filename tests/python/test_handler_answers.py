@@ -225,7 +225,7 @@ def test_sklearn_default_npy_keeps_its_dtype(tmp_path):
     assert out.dtype == np.int64 and out.tolist() == [[2, 4]]
 
 
-# --- XGBoost defaults on a real Booster ------------------------------------------------------------
+# --- XGBoost defaults on a real Booster ----------------------------------------------------
 
 @pytest.fixture
 def xgb_service(tmp_path):
@@ -347,7 +347,8 @@ def test_pytorch_toolkit_error_carries_its_status(tmp_path):
     service = load(tmp_path, TORCH_RECORDER, "pytorch")
     answer = invoke(service, "1", "application/x-fail", "application/json")
     assert (answer.status, answer.content_type) == (418, "text/plain; charset=utf-8")
-    assert answer.body == b"inference.py:9: transform_fn: GenericInferenceToolkitError: teapot input\n"
+    assert answer.body == (b"inference.py:9: transform_fn: GenericInferenceToolkitError: "
+                           b"teapot input\n")
 
 
 def test_pytorch_toolkit_error_with_an_invalid_status_is_500(tmp_path):
@@ -452,7 +453,7 @@ def test_pytorch_context_is_per_request(tmp_path):
     assert (second.status, second.body) == (200, b"i2 None")
 
 
-# --- framework none ---------------------------------------------------------------------------------
+# --- framework none ---------------------------------------------------------------------
 
 def test_none_str_answer_takes_the_accept_and_tuples_their_own(tmp_path):
     service = load(tmp_path, """

@@ -1,12 +1,10 @@
 """Service.load: which handlers an entry-point script gets per framework, and the one-line
 StartupError of each script that cannot be served."""
 
-import os
-
 import numpy as np
 import pytest
 
-from handler_scripts import Invocation, Service, StartupError, invoke, load, model_dir, write_code
+from handler_scripts import Service, StartupError, invoke, load, model_dir, write_code
 
 
 def startup_error(tmp_path, source, framework, **kwargs):
@@ -195,7 +193,8 @@ def test_a_handler_that_is_not_a_function_is_an_error(tmp_path):
 # --- start-up errors ---------------------------------------------------------------------------
 
 def test_syntax_error_names_file_and_line(tmp_path):
-    line = startup_error(tmp_path, "import os\n\ndef model_fn(model_dir)\n    return 1\n", "sklearn")
+    source = "import os\n\ndef model_fn(model_dir)\n    return 1\n"
+    line = startup_error(tmp_path, source, "sklearn")
     assert line.startswith("inference.py:3: SyntaxError: ")
 
 
@@ -241,6 +240,16 @@ def test_exception_at_import_names_the_line(tmp_path):
     line = startup_error(tmp_path, "x = 1\ny = undefined_name\n", "sklearn")
     assert line == ("inference.py:2: importing inference.py failed: "
                     "NameError: name 'undefined_name' is not defined")
+
+
+def test_argparse_at_module_level_is_a_startup_error_not_an_exit(tmp_path):
+    line = startup_error(
+        tmp_path,
+        "import argparse\nparser = argparse.ArgumentParser()\nparser.add_argument('--epochs', "
+        "required=True)\nargs = parser.parse_args([])\n",
+        "sklearn",
+    )
+    assert line == "inference.py:4: importing inference.py failed: SystemExit: 2"
 
 
 def test_exception_in_model_fn_names_the_innermost_user_line(tmp_path):

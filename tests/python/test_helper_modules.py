@@ -128,7 +128,6 @@ def test_a_training_script_with_a_main_guard_loads(tmp_path):
 
 
 def test_worker_response_behaves_like_the_containers():
-    import handler_scripts  # noqa: F401
     from sagemaker_containers.beta.framework import worker
 
     default = worker.Response("[1]")
@@ -148,7 +147,6 @@ def test_worker_response_behaves_like_the_containers():
 
 
 def test_toolkit_errors_carry_status_message_and_phrase():
-    import handler_scripts  # noqa: F401
     from sagemaker_inference import errors
 
     generic = errors.GenericInferenceToolkitError(400)
@@ -160,7 +158,6 @@ def test_toolkit_errors_carry_status_message_and_phrase():
 
 
 def test_inference_utils():
-    import handler_scripts  # noqa: F401
     from sagemaker_inference import utils
 
     assert utils.parse_accept("text/csv, application/json") == ["text/csv", "application/json"]

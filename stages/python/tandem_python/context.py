@@ -82,6 +82,7 @@ class Context:
             "batch_size": 1,
             "server_name": "tandem-python",
             "server_version": None,
+            "limit_max_image_pixels": True,
         }
         self.request_ids = None
         self._request_processor = None

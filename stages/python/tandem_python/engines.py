@@ -214,7 +214,7 @@ class TorchEngine(Engine):
         status = 200
         custom_attributes = None
         if processor is not None:
-            status = processor.get_response_status_code() or 200
+            status = _valid_status(processor.get_response_status_code())
             custom_attributes = _header(processor.get_response_headers(), CUSTOM_ATTRIBUTES_HEADER)
         if isinstance(result, (bytes, bytearray)):
             body = bytes(result)
@@ -233,6 +233,17 @@ class TorchEngine(Engine):
                 )
         return self.Answer(status, body, str(content_type) if content_type else None,
                            custom_attributes)
+
+
+def _valid_status(code):
+    """A status a handler set through the context: 200 when unset, 500 when not a status."""
+    if code is None:
+        return 200
+    try:
+        code = int(code)
+    except (TypeError, ValueError):
+        return 500
+    return code if 100 <= code <= 599 else 500
 
 
 def _header(headers, name):
@@ -312,7 +323,8 @@ class PlainEngine(Engine):
         Answer = self.Answer
         if isinstance(result, tuple):
             body, content_type = result[0], result[1]
-            return Answer(200, _worker.body_bytes(body), str(content_type) if content_type else None)
+            content_type = str(content_type) if content_type else None
+            return Answer(200, _worker.body_bytes(body), content_type)
         if isinstance(result, (bytes, bytearray)):
             return Answer(200, bytes(result), accept)
         if isinstance(result, str):

@@ -9,7 +9,7 @@ import inspect
 import os
 import sys
 
-from .errors import StartupError, UserCode, describe
+from .errors import StartupError, describe
 
 HANDLER_NAMES = (
     "model_fn",
@@ -102,7 +102,7 @@ def import_user_module(code_dir, module_name, user_code):
         ) from None
     except ModuleNotFoundError as e:
         raise StartupError(_missing_module_line(e, program_file, user_code), _traceback_text())
-    except Exception as e:
+    except (Exception, SystemExit) as e:
         where = user_code.where(e.__traceback__) or program_file + ": "
         line = "%simporting %s failed: %s" % (where, program_file, describe(e))
         if isinstance(e, ImportError) and (e.name or "").split(".")[0] in SHIM_PACKAGES:
@@ -140,7 +140,7 @@ def call_model_loader(label, fn, args, user_code, default_where):
     naming the innermost line of the user's code and the exception."""
     try:
         return fn(*args)
-    except Exception as e:
+    except (Exception, SystemExit) as e:
         where = user_code.where(e.__traceback__) or default_where + ": "
         raise StartupError("%s%s failed: %s" % (where, label, describe(e)), _traceback_text())
 

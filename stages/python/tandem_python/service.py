@@ -139,7 +139,9 @@ def _flask(handlers, framework, model_dir, default_accept, user_code):
     if handlers.transform_fn is not None:
         transform = _stage(handlers.transform_fn, "transform_fn")
     else:
-        made = defaults.sklearn_handlers() if framework == "sklearn" else defaults.xgboost_handlers()
+        made = (
+            defaults.sklearn_handlers() if framework == "sklearn" else defaults.xgboost_handlers()
+        )
         label = "%s default" % framework
         stages = tuple(
             _stage(getattr(handlers, name), name) if getattr(handlers, name) is not None
