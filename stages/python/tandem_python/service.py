@@ -59,7 +59,11 @@ __all__ = ["Answer", "Invocation", "Service", "StartupError", "FRAMEWORKS"]
 
 
 class Service:
-    """An entry-point script loaded with its model, ready to answer invocations."""
+    """An entry-point script loaded with its model, ready to answer invocations.
+
+    One Service per worker process, one invocation at a time (the PyTorch family's context is
+    one object per worker, as in TorchServe). Loading changes sys.path and sys.modules.
+    """
 
     def __init__(self, engine, framework, module_file):
         self._engine = engine
