@@ -1,4 +1,4 @@
-"""tandem-python at start-up, on real processes: code from `code/` in a PyTorch model.tar.gz
+"""tandem-python at start-up, and its worker timeout, on real processes: code from `code/` in a PyTorch model.tar.gz
 (with its requirements.txt) and from S3 (moto), and every way an entry point can be unusable
 (a syntax error, an import of a module that is not installed, an uninstallable requirement, a
 missing model_fn where the framework needs one, a bad variable): the stage stops at once with
@@ -149,3 +149,34 @@ def test_bad_variables_are_all_named(tandem_factory, tmp_path):
     message = failed_start(tandem_factory, {"name": "py-bad-env", "stages": [bad]})
     assert "TANDEM_FRAMEWORK: expected one of sklearn, xgboost, pytorch, none" in message
     assert 'SAGEMAKER_MODEL_SERVER_WORKERS: expected a whole number 1-64, got "many"' in message
+
+
+def test_a_request_over_the_timeout_kills_its_worker_and_only_fails_itself(tandem_factory,
+                                                                          tmp_path):
+    """SAGEMAKER_MODEL_SERVER_TIMEOUT, as gunicorn's worker timeout: the worker is killed and
+    replaced; the request fails, the next one is answered."""
+    model = write(tmp_path / "model", {"code/inference.py": """
+        import time
+
+        def input_fn(body, content_type):
+            return body
+
+        def predict_fn(data, model):
+            if data == b"slow":
+                time.sleep(60)
+            return data
+
+        def output_fn(prediction, accept):
+            return prediction, "application/octet-stream"
+        """})
+    tandem = tandem_factory({"name": "py-timeout", "stages": [
+        stage("slow", model, "none", SAGEMAKER_MODEL_SERVER_TIMEOUT=2)]})
+    pid = tandem.stage_pids()["slow"]
+    res = tandem.invoke(b"slow", "application/octet-stream")
+    assert res.status == 424, res
+    tandem.wait_for_log(r"slow \| tandem-python: worker 0 \(pid \d+\) has run one request for "
+                        r"more than SAGEMAKER_MODEL_SERVER_TIMEOUT=2 s; killing it")
+    res = wait_until(lambda: (r := tandem.invoke(b"quick", "application/octet-stream"))
+                     .status == 200 and r, 60, "a new worker to answer")
+    assert res.body == b"quick"
+    assert tandem.stage_pids()["slow"] == pid  # the stage itself never restarted
