@@ -180,9 +180,9 @@ class Server:
     def __init__(self, handle: Callable[[Request], tuple], *,
                  ping: Optional[Callable[[], bool]] = None, threads: int = 0,
                  reuse_port: bool = False):
-        self._lib = _library()
         self._server = None
         self._drained = True
+        self._lib = _library()
         # The callbacks are kept alive as long as the server that calls them.
         self._handler = _make_handler(handle, self._lib)
         self._ping = _make_ping(ping)
