@@ -183,4 +183,42 @@ def test_python_handler_answers_over_shm_through_tandem(tandem_factory):
     failed = tandem.invoke(b"fail", "text/plain")
     assert failed.status == 424, failed
     assert "asked to fail" in failed.body.decode()
-    assert "stage: shm invocation answered 500" in tandem.log()
+    tandem.wait_for_log(r"py \| stage: shm invocation answered 500")
+
+
+WORKERS = Path(__file__).resolve().parent / "abi_workers_stage.py"
+
+
+def workers_stage(**env: str) -> dict:
+    return {"name": "py", "transport": "shm", "command": [PYTHON, str(WORKERS)],
+            "timeout_s": 8, "env": stage_env(**env)}
+
+
+def test_requests_of_a_worker_that_died_fail_at_once(tandem_factory):
+    tandem = tandem_factory({"name": "abi-workers", "stages": [workers_stage()]})
+    wait_until(lambda: len(re.findall(r"py \| stage serving shared memory", tandem.log())) == 2,
+               20, "both workers to serve the channel")
+    pids = {tandem.invoke(b"x").body for _ in range(20)}
+    assert all(pid.isdigit() for pid in pids), pids
+
+    started = time.monotonic()
+    res = tandem.invoke(b"die", "text/plain")
+    assert time.monotonic() - started < 4, "answered at the stage's timeout, not at once"
+    assert res.status == 424, res
+    assert re.search(r"worker \d+ exited with status 3", res.body.decode()), res
+    tandem.wait_for_log(r"abi workers: failed 1 request\(s\) of worker \d+")
+    # The other worker serves on, and the failed slot is free again.
+    for _ in range(10):
+        assert tandem.invoke(b"x").status == 200
+
+
+def test_without_fail_taken_a_dead_workers_request_waits_for_its_timeout(tandem_factory):
+    """The same, without the parent's call: what fail_taken is for."""
+    tandem = tandem_factory({"name": "abi-workers-no-fail",
+                             "stages": [workers_stage(ABI_WORKERS_NO_FAIL="1")]})
+    wait_until(lambda: len(re.findall(r"py \| stage serving shared memory", tandem.log())) == 2,
+               20, "both workers to serve the channel")
+    started = time.monotonic()
+    res = tandem.invoke(b"die", "text/plain")
+    assert res.status != 200
+    assert time.monotonic() - started >= 7.5

@@ -49,6 +49,11 @@ _REQUEST_LAYOUT = struct.Struct("@" + "PN" * 6)
 _HANDLER = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
 _PING = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
 _ERROR_SIZE = 1024
+# A thread of the library's has no Python thread state, so ctypes creates one for every
+# callback and destroys it after; measured here, that is ~30-40 us of a ~130 us HTTP request.
+# One more PyGILState_Ensure, never released, on a thread's first request keeps its state (and
+# this threading.local) for the thread's life.
+_thread = threading.local()
 
 
 def _candidates() -> list[str]:
@@ -122,11 +127,15 @@ def _make_handler(handle: Callable[[Request], tuple], lib: ctypes.CDLL):
     layout_size = _REQUEST_LAYOUT.size
     string_at = ctypes.string_at
     new_request = tuple.__new__
+    keep_thread_state = ctypes.pythonapi.PyGILState_Ensure
 
     def text(address, size):
         return string_at(address, size).decode("latin-1") if size else ""
 
     def on_request(_user_data, request_address, response):
+        if not getattr(_thread, "kept", False):
+            keep_thread_state()
+            _thread.kept = True
         try:
             (body, body_size, ct, ct_size, accept, accept_size, attributes, attributes_size,
              inference_id, id_size, traceparent, tp_size) = unpack(
@@ -180,9 +189,9 @@ class Server:
     def __init__(self, handle: Callable[[Request], tuple], *,
                  ping: Optional[Callable[[], bool]] = None, threads: int = 0,
                  reuse_port: bool = False):
-        self._lib = _library()
         self._server = None
         self._drained = True
+        self._lib = _library()
         # The callbacks are kept alive as long as the server that calls them.
         self._handler = _make_handler(handle, self._lib)
         self._ping = _make_ping(ping)
