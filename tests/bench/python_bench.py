@@ -6,7 +6,9 @@ under Flask + gunicorn sync workers (flask_entry_point/, the Flask-family contai
 path, with tandem-python's handler rules), (b) tandem-python over HTTP, (c) tandem-python over
 `transport: shm`. The entry point's predict_fn returns its input (TANDEM_FRAMEWORK none). For
 each body size: p50 and p99 at concurrency 1 and requests/s at concurrency 16 (wrk), each as a
-ratio to (a), and (c)'s p50 against (b)'s. --example SPEC also runs a pipeline of tandem-python
+ratio to (a), and (c)'s p50 against (b)'s; and the stage hop alone (its duration in tandem's
+Server-Timing, median of --hop-requests sequential requests), which leaves out the client's
+hop to tandem that every setup shares. --example SPEC also runs a pipeline of tandem-python
 stages end to end against the same pipeline with every tandem-python stage swapped for (a).
 
 With --rounds N every setup runs N times, interleaved, and each figure is the median.
@@ -63,7 +65,28 @@ def stage_spec(port, command, code_dir, workers, transport):
         """).lstrip()
 
 
-def run_spec(args, env, work, name, spec_text, body, content_type):
+def stage_hop_us(port, body, content_type, stage, requests):
+    """The median of the stage's own duration in Server-Timing (tandem's send to its answer,
+    without the client's hop to tandem), over `requests` sequential keep-alive requests."""
+    import http.client
+    import re
+    data = Path(body).read_bytes()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    durations = []
+    for _ in range(requests):
+        connection.request("POST", "/invocations", data, {"Content-Type": content_type})
+        response = connection.getresponse()
+        response.read()
+        timing = response.getheader("Server-Timing", "")
+        match = re.search(rf"(?:^|, ){re.escape(stage)};dur=([\d.]+)", timing)
+        if response.status != 200 or not match:
+            raise RuntimeError(f"{response.status}, Server-Timing {timing!r}")
+        durations.append(float(match.group(1)) * 1000)
+    connection.close()
+    return statistics.median(durations)
+
+
+def run_spec(args, env, work, name, spec_text, body, content_type, hop_stage=None):
     port = free_port()
     spec = work / f"{name}.yaml"
     spec.write_text(spec_text.replace("__PORT__", str(port)))
@@ -71,7 +94,10 @@ def run_spec(args, env, work, name, spec_text, body, content_type):
                     "--host", "127.0.0.1"], env, work / f"{name}.log")
     try:
         proc.wait_healthy(port, deadline_s=120)
-        return measure(port, body, content_type, args.duration)
+        result = measure(port, body, content_type, args.duration)
+        if hop_stage:
+            result["hop_us"] = stage_hop_us(port, body, content_type, hop_stage, args.hop_requests)
+        return result
     finally:
         proc.stop()
 
@@ -96,7 +122,7 @@ def echo_suite(args, env, work):
             for name, command, transport in setups:
                 spec = stage_spec("__PORT__", command, code_dir, args.workers, transport)
                 results[name].append(run_spec(args, env, work, "echo", spec, body,
-                                              "application/octet-stream"))
+                                              "application/octet-stream", hop_stage="echo"))
         base = median_of(results[setups[0][0]])
         rows += [(name, size, median_of(results[name]), base) for name, _, _ in setups]
     return rows
@@ -126,11 +152,14 @@ def example_suite(args, env, work):
 
 
 def print_rows(rows, markdown):
+    hops = all("hop_us" in r for _, _, r, _ in rows)
     header = ["setup", "body", "p50 µs (c=1)", "p99 µs (c=1)", "req/s (c=16)", "p50 ÷ (a)",
-              "req/s ÷ (a)"]
+              "req/s ÷ (a)"] + (["stage hop p50 µs", "hop ÷ (a)"] if hops else [])
     lines = [[name, f"{size // 1024} KiB" if size >= 1024 else f"{size} B", f"{r['p50_us']:.0f}",
               f"{r['p99_us']:.0f}", f"{r['rps16']:.0f}", f"{r['p50_us'] / base['p50_us']:.2f}",
-              f"{r['rps16'] / base['rps16']:.2f}"] for name, size, r, base in rows]
+              f"{r['rps16'] / base['rps16']:.2f}"]
+             + ([f"{r['hop_us']:.0f}", f"{r['hop_us'] / base['hop_us']:.2f}"] if hops else [])
+             for name, size, r, base in rows]
     if markdown:
         print("| " + " | ".join(header) + " |")
         print("|" + "---|" * len(header))
@@ -149,7 +178,8 @@ def print_targets(rows, markdown):
             continue
         checks = [("HTTP p50 ≤ Flask p50", b["p50_us"] <= a["p50_us"]),
                   ("HTTP req/s ≥ Flask req/s", b["rps16"] >= a["rps16"]),
-                  ("shm p50 ≤ 0.5 × HTTP p50", c["p50_us"] <= 0.5 * b["p50_us"])]
+                  ("shm p50 ≤ 0.5 × HTTP p50, end to end", c["p50_us"] <= 0.5 * b["p50_us"]),
+                  ("shm stage hop ≤ 0.5 × HTTP stage hop", c["hop_us"] <= 0.5 * b["hop_us"])]
         for what, met in checks:
             line = f"{size // 1024} KiB: {what}: {'met' if met else 'NOT met'}"
             print(f"- {line}" if markdown else line)
@@ -164,6 +194,8 @@ def main():
     parser.add_argument("--sizes", type=int, nargs="+", default=[1024, 65536])
     parser.add_argument("--workers", type=int, default=2,
                         help="SAGEMAKER_MODEL_SERVER_WORKERS, and gunicorn's --workers")
+    parser.add_argument("--hop-requests", type=int, default=2000,
+                        help="sequential requests whose Server-Timing gives the stage hop")
     parser.add_argument("--example", help="also compare this pipeline of tandem-python stages")
     parser.add_argument("--body-file")
     parser.add_argument("--content-type", default="text/csv")
