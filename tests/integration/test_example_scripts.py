@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -263,3 +264,16 @@ def test_example_spec_validates():
     assert result.stdout.splitlines()[0] == (
         "examples/breast-cancer-scripts/pipeline.yaml: ok: endpoint 'breast-cancer-scripts', "
         "3 stage(s): featurize model postprocess")
+
+
+def test_readme_curl_example(http_endpoint, bc):
+    """The README's curl example sends held-out rows 1 and 4 and shows the exact answer."""
+    readme = (SCRIPTS / "README.md").read_text()
+    match = re.search(r"--data-binary \$'([^']*)' http://localhost:8080/invocations\n(.*)\n",
+                      readme)
+    assert match, f"no curl example in {SCRIPTS / 'README.md'}"
+    body = match.group(1).replace("\\n", "\n")
+    assert body.split("\n") == [bc.heldout_lines[1], bc.heldout_lines[4]]
+    res = http_endpoint.invoke(body.encode(), "text/csv")
+    assert res.status == 200, res
+    assert res.body.decode() == match.group(2)
