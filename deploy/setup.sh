@@ -8,7 +8,7 @@ PACKAGES=(
   libboost-dev libyaml-cpp-dev nlohmann-json3-dev libfmt-dev catch2 libcli11-dev
   libcurl4-openssl-dev libssl-dev libpugixml-dev zlib1g-dev libxgboost-dev libbenchmark-dev
   wrk python3 python3-flask python3-gunicorn python3-sklearn python3-xgboost
-  python3-boto3 python3-yaml python3-numpy python3-pytest procps
+  python3-boto3 python3-yaml python3-numpy python3-pytest python3-torch python3-pandas procps
   prometheus yamllint shellcheck
   clang-14 libclang-rt-14-dev
 )

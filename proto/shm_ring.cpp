@@ -21,6 +21,8 @@ static_assert(offsetof(SlotHeader, response_sequence) == 3376);
 static_assert(offsetof(SlotHeader, response_content_type) == 3392);
 static_assert(offsetof(SlotHeader, response_custom_attributes) == 4420);
 static_assert(offsetof(SlotHeader, traceparent) == 5448 && sizeof(SlotHeader) == 5712);
+// Stage-private, in what was the header's tail padding: the layout tandem reads is unchanged.
+static_assert(offsetof(SlotHeader, claimant_pid) == 5708);
 static_assert(std::atomic_ref<std::uint32_t>::is_always_lock_free, "state words must be lock-free");
 
 namespace {
@@ -215,11 +217,35 @@ bool Ring::needs_wake(Side side) const {
   return sleeping_word(control(), side).load(std::memory_order_relaxed) != 0;
 }
 
-bool Ring::take(std::uint32_t slot) {
+// The claimant is recorded after the claim and cleared before the slot is completed, so
+// that while a slot is taken its claimant is 0 or the process that took it, never an
+// earlier one: a parent completing a dead worker's slots cannot take a live worker's.
+// (A worker killed between the claim and the store leaves its slot taken with claimant 0.)
+bool Ring::take(std::uint32_t slot, std::uint32_t claimant_pid) {
   auto expected = static_cast<std::uint32_t>(SlotState::submitted);
-  return std::atomic_ref<std::uint32_t>(header(slot).state)
-      .compare_exchange_strong(expected, static_cast<std::uint32_t>(SlotState::taken),
-                               std::memory_order_acq_rel, std::memory_order_relaxed);
+  if (!std::atomic_ref<std::uint32_t>(header(slot).state)
+           .compare_exchange_strong(expected, static_cast<std::uint32_t>(SlotState::taken),
+                                    std::memory_order_acq_rel, std::memory_order_relaxed)) {
+    return false;
+  }
+  std::atomic_ref<std::uint32_t>(header(slot).claimant_pid)
+      .store(claimant_pid, std::memory_order_relaxed);
+  return true;
+}
+
+std::uint32_t Ring::claimant(std::uint32_t slot) const {
+  return std::atomic_ref<std::uint32_t>(header(slot).claimant_pid).load(std::memory_order_relaxed);
+}
+
+std::uint32_t Ring::fail_taken(std::uint32_t pid, const ResponseView& response) {
+  std::uint32_t completed = 0;
+  for (std::uint32_t slot = 0; slot < slot_count(); ++slot) {
+    if (pid != 0 && state(slot) == SlotState::taken && claimant(slot) == pid) {
+      complete(slot, response);
+      ++completed;
+    }
+  }
+  return completed;
 }
 
 Request Ring::read_request(std::uint32_t slot) const {
@@ -271,6 +297,7 @@ void Ring::complete(std::uint32_t slot, const ResponseView& response) {
   }
   h.response_flags = flags;
   if (!body.empty()) std::memcpy(slot_base(slot) + c.response_offset, body.data(), body.size());
+  std::atomic_ref<std::uint32_t>(h.claimant_pid).store(0, std::memory_order_relaxed);
   publish(slot, SlotState::completed);
 }
 

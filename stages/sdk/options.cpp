@@ -48,7 +48,7 @@ class Errors {
   std::string messages_;
 };
 
-void read_shm_channel(Options& options, Errors& errors) {
+std::optional<ShmChannel> read_shm_channel(Errors& errors) {
   using namespace proto::shm;
   const char* names[] = {env_segment_fd, env_submit_fd, env_complete_fd};
   int fds[3] = {-1, -1, -1};
@@ -67,8 +67,9 @@ void read_shm_channel(Options& options, Errors& errors) {
     errors.add(env_segment_fd, fmt::format("{}, {} and {} together", names[0], names[1], names[2]),
                fmt::format("{} of them", given));
   } else if (given == 3 && fds[0] >= 0 && fds[1] >= 0 && fds[2] >= 0) {
-    options.shm = ShmChannel{fds[0], fds[1], fds[2]};
+    return ShmChannel{fds[0], fds[1], fds[2]};
   }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -99,9 +100,16 @@ Options from_environment() {
       errors.add("TANDEM_STAGE_THREADS", "a number of threads 1-1024", *text);
     }
   }
-  read_shm_channel(options, errors);
+  options.shm = read_shm_channel(errors);
   errors.throw_if_any();
   return options;
+}
+
+std::optional<ShmChannel> shm_channel_from_environment() {
+  Errors errors;
+  auto channel = read_shm_channel(errors);
+  errors.throw_if_any();
+  return channel;
 }
 
 }  // namespace tandem::stage

@@ -3,6 +3,7 @@
 // bounded by run()'s own thread, which serves nothing, so handlers blocking every server
 // thread cannot keep it from giving up.
 #include <fmt/format.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
@@ -16,6 +17,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cerrno>
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
@@ -35,7 +37,8 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-tcp::acceptor listen_on(asio::io_context& io, const std::string& host, std::uint16_t port) {
+tcp::acceptor listen_on(asio::io_context& io, const std::string& host, std::uint16_t port,
+                        bool reuse_port) {
   boost::system::error_code error;
   const auto address = asio::ip::make_address(host, error);
   if (error) throw std::runtime_error(fmt::format("invalid host address \"{}\"", host));
@@ -44,6 +47,12 @@ tcp::acceptor listen_on(asio::io_context& io, const std::string& host, std::uint
   acceptor.open(endpoint.protocol(), error);
   // A restarted stage must bind the port at once, despite connections in TIME_WAIT.
   if (!error) acceptor.set_option(asio::socket_base::reuse_address(true), error);
+  // Several worker processes of one stage (the C ABI's reuse_port) share the port.
+  const int on = 1;
+  if (!error && reuse_port &&
+      setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) {
+    error.assign(errno, boost::system::system_category());
+  }
   if (!error) acceptor.bind(endpoint, error);
   if (!error) acceptor.listen(asio::socket_base::max_listen_connections, error);
   if (error) {
@@ -60,7 +69,7 @@ class Server::Impl {
   Impl(Handler handler, Options options)
       : handler_(std::move(handler)),
         options_(std::move(options)),
-        acceptor_(listen_on(io_, options_.host, options_.port)),
+        acceptor_(listen_on(io_, options_.host, options_.port, options_.reuse_port)),
         port_(acceptor_.local_endpoint().port()) {
     if (options_.shm) shm_.emplace(*options_.shm, handler_);
   }
@@ -207,7 +216,11 @@ class Server::Impl {
     if (shm_) shm_->stop();
     boost::system::error_code ignored;
     acceptor_.close(ignored);
-    if (signals_) signals_->clear(ignored);  // A second signal now ends the process.
+    if (signals_) {
+      signals_->clear(ignored);  // A second signal now ends the process.
+      // When stop() came from elsewhere, the wait for a signal would keep the workers busy.
+      signals_->cancel(ignored);
+    }
     std::lock_guard lock(connections_mutex_);
     for (const auto& connection : connections_) {
       asio::post(connection->stream.get_executor(), [connection] {

@@ -1,6 +1,7 @@
 #include "stages/sdk/shm_server.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -53,7 +54,8 @@ ShmServer::ShmServer(const ShmChannel& channel, const Handler& handler)
       complete_(adopt(channel.complete, shm::env_complete_fd)),
       stop_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
       kick_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
-      handler_(handler) {
+      handler_(handler),
+      pid_(static_cast<std::uint32_t>(getpid())) {
   // Threads drain wake-ups without blocking and block in epoll instead; a full completion
   // pipe already holds a wake-up for tandem: never block on it.
   for (const auto& [fd, variable] : {std::pair{submit_.get(), shm::env_submit_fd},
@@ -95,7 +97,7 @@ std::optional<std::uint32_t> ShmServer::claim_one() {
   const std::uint32_t first = next_slot_.load(std::memory_order_relaxed);
   for (std::uint32_t i = 0; i < count; ++i) {
     const std::uint32_t slot = (first + i) % count;
-    if (ring.take(slot)) {
+    if (ring.take(slot, pid_)) {
       next_slot_.store((slot + 1) % count, std::memory_order_relaxed);
       return slot;
     }
@@ -203,6 +205,28 @@ void ShmServer::serve_slot(std::uint32_t slot) {
     const char byte = 1;
     [[maybe_unused]] auto n = ::write(complete_.get(), &byte, 1);
   }
+}
+
+std::uint32_t fail_taken(const ShmChannel& channel, std::uint32_t pid, int status,
+                         std::string_view message) {
+  const int copy = fcntl(channel.segment, F_DUPFD_CLOEXEC, 3);
+  if (copy < 0) {
+    throw std::runtime_error(std::string(shm::env_segment_fd) + " names no open descriptor (" +
+                             std::to_string(channel.segment) + ")");
+  }
+  auto segment = shm::Segment::map(shm::UniqueFd(copy));
+  auto& ring = segment.ring();
+  const auto completed = ring.fail_taken(
+      pid, shm::ResponseView{.status = status, .body = message, .content_type = "text/plain"});
+  // The parent shares the pipe with its workers, who made it non-blocking; it may not have
+  // started one yet. A full pipe already holds a wake-up for tandem: never block on it.
+  pollfd writable{.fd = channel.complete, .events = POLLOUT, .revents = 0};
+  if (completed != 0 && ring.needs_wake(shm::Ring::Side::tandem) && poll(&writable, 1, 0) == 1 &&
+      (writable.revents & POLLOUT) != 0) {
+    const char byte = 1;
+    [[maybe_unused]] auto n = ::write(channel.complete, &byte, 1);
+  }
+  return completed;
 }
 
 }  // namespace tandem::stage

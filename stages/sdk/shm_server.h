@@ -10,6 +10,7 @@
 #include <atomic>
 #include <mutex>
 #include <optional>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -48,10 +49,19 @@ class ShmServer {
   proto::shm::UniqueFd stop_;  // an eventfd that wakes every thread, once stopping
   proto::shm::UniqueFd kick_;  // an eventfd that wakes one sleeping thread
   const Handler& handler_;
+  const std::uint32_t pid_;  // recorded in each slot this process takes
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint32_t> next_slot_{0};  // where threads start scanning
   std::mutex join_mutex_;
   std::vector<std::thread> threads_;
 };
+
+// In the parent of several worker processes that serve one inherited channel: completes
+// every slot that exited worker `pid` had taken with `status` and the text/plain `message`,
+// and wakes tandem. Maps the segment on a duplicate of `channel.segment` and leaves the
+// inherited descriptors as they are (later workers inherit them too). Returns how many
+// slots it completed; throws std::runtime_error if the channel cannot be mapped.
+std::uint32_t fail_taken(const ShmChannel& channel, std::uint32_t pid, int status,
+                         std::string_view message);
 
 }  // namespace tandem::stage

@@ -92,6 +92,9 @@ struct Options {
   int unhealthy_status = 503;
   // Serve this shared-memory channel too (from_environment() sets it when tandem passed one).
   std::optional<ShmChannel> shm;
+  // Sets SO_REUSEPORT on the listening socket, so that several processes can serve one
+  // port (the kernel spreads connections among them).
+  bool reuse_port = false;
   // Called by Server::run() once the server accepts connections, with the bound port.
   std::function<void(std::uint16_t port)> on_listening;
 };
@@ -101,6 +104,11 @@ struct Options {
 // descriptors (all three or none). Throws
 // std::invalid_argument naming every variable that has an invalid value.
 Options from_environment();
+
+// The TANDEM_SHM_* descriptors alone (nullopt when none is set), for a process that does not
+// serve but looks after the channel, such as the parent of several worker processes. Throws
+// std::invalid_argument like from_environment().
+std::optional<ShmChannel> shm_channel_from_environment();
 
 // The HTTP server behind serve(), for callers that need the bound port or to stop it
 // without a signal (tests). The constructor binds and listens, so port() is known at once;

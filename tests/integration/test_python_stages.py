@@ -214,7 +214,7 @@ def shapes_spec(name: str, models: dict, transport: str) -> dict:
         python_stage("xgb-model-fn", "xgboost", d["xgb_model_fn"]),
         python_stage("torch-defaults", "pytorch", d["torch_defaults"]),
         python_stage("all-four", "sklearn", d["all_four"]),
-        python_stage("transform-fn", "none", d["transform_fn"]),
+        python_stage("transform-fn", "sklearn", d["transform_fn"]),
         python_stage("helpers", "sklearn", d["helpers"]),
         python_stage("sourcedir", "sklearn", d["sourcedir"],
                      SAGEMAKER_SUBMIT_DIRECTORY=models["sourcedir"]),
@@ -306,7 +306,9 @@ def test_code_from_a_sourcedir_archive(shapes, models):
 
 def test_exception_in_predict_fn_is_an_error_and_the_stage_stays_up(shapes):
     res = call(shapes, "raises", b"boom", "application/octet-stream")
-    assert_error(res, 424, "ModelError", re.compile(r".*raises.*500.*boom was asked for.*", re.S))
+    body = assert_error(res, 424, "ModelError", re.compile(r".*\(500\).*'raises'.*", re.S))
+    # The file and line of the script, the handler, the exception: not Flask's HTML page.
+    assert body["OriginalMessage"] == "inference.py:13: predict_fn: ValueError: boom was asked for"
     res = call(shapes, "raises", b"fine", "application/octet-stream")
     assert res.status == 200, res
     assert res.body == b"fine"
@@ -314,7 +316,8 @@ def test_exception_in_predict_fn_is_an_error_and_the_stage_stays_up(shapes):
 
 def test_unsupported_content_type_is_500_as_in_the_containers(shapes):
     res = call(shapes, "sk-model-fn", b"\x00\x01", "application/x-unknown")
-    assert_error(res, 424, "ModelError", re.compile(r".*sk-model-fn.*500.*", re.S))
+    body = assert_error(res, 424, "ModelError", re.compile(r".*\(500\).*'sk-model-fn'.*", re.S))
+    assert "application/x-unknown" in body["OriginalMessage"], body
     assert call(shapes, "sk-model-fn", CSV_ROWS).status == 200
 
 

@@ -9,7 +9,8 @@ ready. A worker that fails to load stops the stage with its one-line error; a wo
 later is replaced, and requests it had taken from the shared-memory channel are answered 500 at
 once instead of waiting for their deadline. ``SAGEMAKER_MODEL_SERVER_TIMEOUT`` bounds one
 request: a worker busy longer is killed and replaced, as gunicorn does. SIGTERM drains: the
-workers stop accepting, finish what they have, and exit.
+workers stop accepting, finish what they have, and exit (tandem signals the whole process
+group; the master tells its workers through a pipe, so a worker never gets a second signal).
 """
 
 import ctypes
@@ -141,9 +142,6 @@ def _worker(index: int, settings: Settings, prepared: code.Prepared, ready_fd: i
     import logging
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
-    shims = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "shims")
-    if shims not in sys.path:
-        sys.path.append(shims)
     from .service import Invocation, Service, StartupError
     try:
         service = Service.load(program=settings.program, code_dir=prepared.code_dir,
@@ -161,7 +159,6 @@ def _worker(index: int, settings: Settings, prepared: code.Prepared, ready_fd: i
     report("ok")
     if os.read(go_fd, 1) != b"g":
         return 0  # the master is gone or stopping
-    os.close(go_fd)
 
     from . import abi
 
@@ -180,6 +177,18 @@ def _worker(index: int, settings: Settings, prepared: code.Prepared, ready_fd: i
     except OSError as error:
         log(f"worker {index}: {error}")
         return 1
+
+    # The master says "stop" on this pipe (or closes it by dying). tandem signals the stage's
+    # whole process group, so the master never forwards SIGTERM: a second signal would end a
+    # worker without draining.
+    def stop_when_told():
+        try:
+            os.read(go_fd, 1)
+        finally:
+            server.stop()
+
+    import threading
+    threading.Thread(target=stop_when_told, name="stop", daemon=True).start()
     return server.run()
 
 
@@ -246,6 +255,13 @@ class Master:
             os.write(child.go_w, b"g")
         except OSError:
             pass
+
+    def tell_all_stop(self) -> None:
+        for child in self.children.values():
+            try:
+                os.write(child.go_w, b"s")
+            except OSError:
+                pass
 
     def kill_all(self, sig: int) -> None:
         for pid in list(self.children):
@@ -362,7 +378,7 @@ class Master:
             if requested and not self.stopping:
                 self.stopping = True
                 log(f"received {signal.Signals(requested[0]).name}, draining the workers")
-                self.kill_all(signal.SIGTERM)
+                self.tell_all_stop()
                 drain_deadline = time.monotonic() + 25
             fatal = self.read_reports(readable)
             fatal = self.reap() or fatal

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <future>
+#include <thread>
 
 #include "tandem/proto/shm_segment.h"
 #include "test_client.h"
@@ -125,4 +127,32 @@ TEST_CASE("a stage given a descriptor that is not a segment refuses to start", "
   options.shm = ShmChannel{empty, dup(fds[1]), fds[1]};
   CHECK_THROWS_WITH(Server(handler, options),
                     Catch::Contains("is not a tandem shared-memory segment (0 bytes)"));
+}
+
+TEST_CASE("a slot being served names the process that took it, until it is answered", "[shm]") {
+  Channel channel;
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  Options options = test_options();
+  options.shm = channel.stage;
+  RunningServer running(
+      [released](const Request& request) {
+        released.wait();
+        return Response{.body = request.body};
+      },
+      options);
+
+  channel.submit_request(0, 1, "held");
+  auto& ring = channel.segment.ring();
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  // The claimant is stored just after the claim.
+  while ((ring.state(0) != shm::SlotState::taken || ring.claimant(0) == 0) &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::yield();
+  }
+  REQUIRE(ring.state(0) == shm::SlotState::taken);
+  CHECK(ring.claimant(0) == static_cast<std::uint32_t>(getpid()));
+  release.set_value();
+  CHECK(channel.await(0, 1).response.body == "held");
+  CHECK(ring.claimant(0) == 0);
 }

@@ -111,6 +111,10 @@ struct SlotHeader {
   Text response_content_type;       // 3392
   Text response_custom_attributes;  // 4420
   IdText traceparent;               // 5448: W3C Trace Context, when the client sent one
+  // Stage-private (tandem never reads it): the pid of the process that took the slot, 0
+  // while no process holds it, so that the parent of several worker processes serving one
+  // channel can complete the slots of a worker that died (fail_taken).
+  std::uint32_t claimant_pid;  // 5708
 };
 
 // What tandem asks for a segment.
@@ -208,8 +212,11 @@ class Ring {
   // may be asleep and needs a wake-up byte.
   bool needs_wake(Side side) const;
 
-  // Stage: claims a submitted slot (submitted -> taken); false when it is not submitted.
-  bool take(std::uint32_t slot);
+  // Stage: claims a submitted slot (submitted -> taken) for process `claimant_pid`, which it
+  // records in the slot; false when the slot is not submitted. A claimant of 0 records none.
+  bool take(std::uint32_t slot, std::uint32_t claimant_pid = 0);
+  // Stage: the process that holds taken `slot`, 0 if none is recorded.
+  std::uint32_t claimant(std::uint32_t slot) const;
   // Stage: copies out the request of a slot it took. Throws std::runtime_error if the
   // request's lengths do not fit the slot (a broken orchestrator).
   Request read_request(std::uint32_t slot) const;
@@ -217,6 +224,11 @@ class Ring {
   // response_capacity is reported as too large (tandem answers the client an error); a
   // header value over text_capacity becomes a 500 saying so.
   void complete(std::uint32_t slot, const ResponseView& response);
+  // Stage, in the parent of worker processes sharing the channel, once worker `pid` is
+  // gone: completes with `response` every slot that worker had taken and not completed.
+  // Returns how many. Call it only for a process that has exited: a live one would complete
+  // the same slots.
+  std::uint32_t fail_taken(std::uint32_t pid, const ResponseView& response);
 
  private:
   explicit Ring(void* memory) : memory_(memory) {}
