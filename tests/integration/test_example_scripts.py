@@ -277,3 +277,18 @@ def test_readme_curl_example(http_endpoint, bc):
     res = http_endpoint.invoke(body.encode(), "text/csv")
     assert res.status == 200, res
     assert res.body.decode() == match.group(2)
+
+
+def test_readme_boto3_example(http_endpoint, tmp_path):
+    """The README's boto3 block, run against the endpoint, prints what the README shows."""
+    readme = (SCRIPTS / "README.md").read_text()
+    match = re.search(r"```python\n(.*?)```\n\n```text\n(.*?)```", readme, re.DOTALL)
+    assert match, f"no boto3 example in {SCRIPTS / 'README.md'}"
+    code = match.group(1).replace("http://localhost:8080", http_endpoint.base_url)
+    env = process_env(AWS_CONFIG_FILE=str(tmp_path / "none"),
+                      AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+                      AWS_EC2_METADATA_DISABLED="true")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ref.REPO_ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stderr) == (0, ""), result
+    assert result.stdout == match.group(2)
