@@ -9,7 +9,8 @@ examples/breast-cancer answers (its expected.jsonl: labels equal, scores within 
 - what passes between the stages: the featurizer's text/csv, the XGBoost container's default
   application/json list (each stage called alone, in direct mode);
 - boto3's invoke_endpoint; a transform job over heldout.csv split by line; a capture of the
-  C++ pipeline (../breast-cancer) replayed through the scripts with every answer matching.
+  C++ pipeline (../breast-cancer) replayed through the scripts with every answer matching;
+- the example's README: its curl and boto3 examples print what it shows.
 """
 from __future__ import annotations
 
