@@ -25,6 +25,7 @@ import csv
 import json
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -67,7 +68,22 @@ def to_matrix(fields) -> np.ndarray:
                     dtype=float)
 
 
-def main() -> None:
+@dataclass
+class Fitted:
+    """What training produces: the two fitted models and the split they were fitted on."""
+    featurizer: ColumnTransformer
+    classifier: xgb.XGBClassifier
+    feature_names: list[str]
+    y: np.ndarray  # 1 = malignant, per data row
+    train_idx: np.ndarray
+    heldout_idx: np.ndarray  # sorted
+    heldout_fields: list[list[str]]  # the held-out rows as text, BLANKS blanked
+
+
+def fit() -> Fitted:
+    """Splits the data and fits the featurizer and the classifier (deterministic). Also used
+    by ../breast-cancer-scripts/train.py, which packs the same models as SageMaker
+    estimators do."""
     fields, y = read_data()
     feature_names = [str(n) for n in load_breast_cancer().feature_names]
     assert len(feature_names) == len(fields[0])
@@ -88,9 +104,17 @@ def main() -> None:
                                    objective="binary:logistic", tree_method="exact",
                                    random_state=SEED, n_jobs=1)
     classifier.fit(x_train, y[train_idx])
+    return Fitted(featurizer, classifier, feature_names, y, train_idx, heldout_idx,
+                  heldout_fields)
+
+
+def main() -> None:
+    fitted = fit()
+    featurizer, classifier = fitted.featurizer, fitted.classifier
+    y, heldout_idx, heldout_fields = fitted.y, fitted.heldout_idx, fitted.heldout_fields
 
     model = HERE / "model"
-    booster_path = write_artifacts(model, featurizer, feature_names, classifier,
+    booster_path = write_artifacts(model, featurizer, fitted.feature_names, classifier,
                                    {"mode": "threshold", "threshold": THRESHOLD,
                                     "labels": LABELS})
 
@@ -112,8 +136,8 @@ def main() -> None:
             out.write(json.dumps({"row": i, "data_row": int(heldout_idx[i]),
                                   "score_positive": p, "label": label, "score": score,
                                   "truth": truth}) + "\n")
-    print(f"trained on {len(train_idx)} rows; held-out accuracy {correct}/{len(heldout_idx)}; "
-          f"artifacts in {os.path.relpath(model)}")
+    print(f"trained on {len(fitted.train_idx)} rows; held-out accuracy "
+          f"{correct}/{len(heldout_idx)}; artifacts in {os.path.relpath(model)}")
 
 
 if __name__ == "__main__":
