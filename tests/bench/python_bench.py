@@ -4,7 +4,9 @@
 Each setup is a one-stage tandem pipeline, so that only the stage differs: (a) the entry point
 under Flask + gunicorn sync workers (flask_entry_point/, the Flask-family containers' request
 path, with tandem-python's handler rules), (b) tandem-python over HTTP, (c) tandem-python over
-`transport: shm`. The entry point's predict_fn returns its input (TANDEM_FRAMEWORK none). For
+`transport: shm`; and, when the build has it, (d) and (e) the C example stage on the same
+stage library (examples/c-stage, echoing) over HTTP and shm, for the transport's own ratio.
+The entry point's predict_fn returns its input (TANDEM_FRAMEWORK none). For
 each body size: p50 and p99 at concurrency 1 and requests/s at concurrency 16 (wrk), each as a
 ratio to (a), and (c)'s p50 against (b)'s; and the stage hop alone (its duration in tandem's
 Server-Timing, median of --hop-requests sequential requests), which leaves out the client's
@@ -62,6 +64,7 @@ def stage_spec(port, command, code_dir, workers, transport):
               SAGEMAKER_PROGRAM: echo.py
               SAGEMAKER_SUBMIT_DIRECTORY: {code_dir}
               SAGEMAKER_MODEL_SERVER_WORKERS: '{workers}'
+              EXAMPLE_C_ECHO: '1'
         """).lstrip()
 
 
@@ -113,6 +116,10 @@ def echo_suite(args, env, work):
     setups = [("Flask + gunicorn (a)", str(FLASK_STAGE), "http"),
               ("tandem-python, HTTP (b)", "tandem-python", "http"),
               ("tandem-python, shm (c)", "tandem-python", "shm")]
+    example_c = Path(args.bin) / "tandem-example-c"
+    if example_c.exists():  # built with the tests: the transport's own ratio, without Python
+        setups += [("C example stage, HTTP (d)", str(example_c), "http"),
+                   ("C example stage, shm (e)", str(example_c), "shm")]
     rows = []
     for size in args.sizes:
         body = work / f"body-{size}.bin"

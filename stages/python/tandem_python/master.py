@@ -311,12 +311,15 @@ class Master:
             child = self.children.pop(pid, None)
             if child is None:
                 continue  # a process the entry point started
+            report = self.last_report(child) if not child.ready else ""
             self.release(child)
             how = (f"signal {signal.Signals(os.WTERMSIG(status)).name}"
                    if os.WIFSIGNALED(status) else f"status {os.WEXITSTATUS(status)}")
             if self.stopping:
                 continue
             if not child.ready:
+                if report.startswith("error "):
+                    return report[len("error "):]
                 return (f"worker {child.index} exited ({how}) while loading the model; see its "
                         "lines above")
             self.fail_taken(pid, f"the worker serving this request (pid {pid}) exited ({how}) "
@@ -328,6 +331,18 @@ class Master:
                         f"{how}); stopping the stage")
             log(f"worker {child.index} (pid {pid}) exited ({how}); starting a new one")
             self.spawn(child.index)
+
+    @staticmethod
+    def last_report(child: _Child) -> str:
+        """What a dead worker wrote on its report pipe and the master has not read yet (all of
+        it is there: the writer is gone, so the read ends at end-of-file)."""
+        data = child.buffer
+        try:
+            while chunk := os.read(child.ready_r, 4096):
+                data += chunk
+        except (BlockingIOError, OSError):
+            pass
+        return data.split(b"\n", 1)[0].decode("utf-8", "replace")
 
     def fail_taken(self, pid: int, message: str) -> None:
         if not self.shm:
@@ -381,7 +396,7 @@ class Master:
                 self.tell_all_stop()
                 drain_deadline = time.monotonic() + 25
             fatal = self.read_reports(readable)
-            fatal = self.reap() or fatal
+            fatal = fatal or self.reap()
             if fatal and not self.stopping:
                 log(fatal)
                 self.stopping = True
