@@ -53,7 +53,10 @@ int fetch(const std::string& source, const std::string& destination) {
     }
     for (const auto& object : objects) {
       if (object.key == location.prefix && !object.key.empty()) {
-        copy_object(*location.store, object.key, destination);
+        // Into an existing folder, under its own name (as cp does).
+        fs::path file = destination;
+        if (fs::is_directory(file)) file /= fs::path(object.key).filename();
+        copy_object(*location.store, object.key, file);
         return 0;
       }
     }
@@ -67,16 +70,15 @@ int fetch(const std::string& source, const std::string& destination) {
       if (relative.empty() || relative.back() == '/') continue;  // a folder marker
       const fs::path file = inside(destination, relative);
       if (file.empty()) {
-        throw storage::StorageError(fmt::format(
-            "{}: the key \"{}\" would be written outside {}", source, object.key, destination));
+        throw storage::StorageError(fmt::format("{}: the key \"{}\" would be written outside {}",
+                                                source, object.key, destination));
       }
       copy_object(*location.store, object.key, file);
       ++copied;
     }
     if (copied == 0) {
-      throw storage::StorageError(
-          fmt::format("{}: no object there (nor under {}{})", source, source,
-                      source.back() == '/' ? "" : "/"));
+      throw storage::StorageError(fmt::format("{}: no object there (nor under {}{})", source,
+                                              source, source.back() == '/' ? "" : "/"));
     }
     return 0;
   } catch (const storage::StorageError& error) {

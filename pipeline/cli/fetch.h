@@ -7,7 +7,8 @@
 
 namespace tandem::cli {
 
-// `source` names an object exactly: it is written to the file `destination`. Otherwise every
+// `source` names an object exactly: it is written to the file `destination` (into it, under
+// the object's name, when `destination` is a folder). Otherwise every
 // object under `source` as a prefix is written below the folder `destination`, keyed relative
 // to the prefix (`s3://b/code/` + `code/lib/x.py` -> `destination/lib/x.py`). A key that would
 // leave `destination` (`..`, an absolute path) is an error, as is a source with no object.

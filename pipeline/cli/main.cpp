@@ -70,8 +70,9 @@ int main(int argc, char** argv) {
       "(used by tandem-python for SAGEMAKER_SUBMIT_DIRECTORY)");
   fetch->add_option("source", fetch_source, "s3://bucket/key, s3://bucket/prefix/ or a path")
       ->required();
-  fetch->add_option("destination", fetch_destination,
-                    "the file for one object, the folder for a prefix")
+  fetch
+      ->add_option("destination", fetch_destination,
+                   "the file for one object, the folder for a prefix")
       ->required();
 
   app.add_option("--log-format")

@@ -90,6 +90,13 @@ tandem_stage_server* tandem_stage_server_new(tandem_stage_handler handler,
     write_error(error, error_size, "tandem_stage_server_new: no handler");
     return nullptr;
   }
+  if (threads > 1024) {  // TANDEM_STAGE_THREADS's bound
+    write_error(error, error_size,
+                ("tandem_stage_server_new: threads must be 0 (the environment's) or 1-1024, got " +
+                 std::to_string(threads))
+                    .c_str());
+    return nullptr;
+  }
   try {
     auto options = tandem::stage::from_environment();
     if (threads > 0) options.threads = threads;

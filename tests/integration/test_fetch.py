@@ -39,6 +39,10 @@ def test_s3_object_and_prefix(tmp_path, s3, s3_endpoint):
     result = fetch(f"s3://{bucket}/code/inference.py", tmp_path / "inference.py", env)
     assert result.returncode == 0, result
     assert (tmp_path / "inference.py").read_bytes() == b"x = 1\n"
+    (tmp_path / "folder").mkdir()
+    result = fetch(f"s3://{bucket}/code/lib/util.py", tmp_path / "folder", env)
+    assert result.returncode == 0, result
+    assert (tmp_path / "folder" / "util.py").read_bytes() == b"y = 2\n"
 
 
 def test_s3_key_leaving_the_destination_is_refused(tmp_path, s3, s3_endpoint):

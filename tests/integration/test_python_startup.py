@@ -180,3 +180,45 @@ def test_a_request_over_the_timeout_kills_its_worker_and_only_fails_itself(tande
                      .status == 200 and r, 60, "a new worker to answer")
     assert res.body == b"quick"
     assert tandem.stage_pids()["slow"] == pid  # the stage itself never restarted
+
+
+def test_a_replacement_that_cannot_load_leaves_the_other_workers_serving(tandem_factory,
+                                                                        tmp_path):
+    """The first two loads succeed (two workers), every later one fails: a killed worker's
+    replacement failing to load does not stop the stage (the other worker is serving); it is
+    retried until the deaths make a crash loop, and the stage then stops, saying so."""
+    loads = tmp_path / "loads"
+    loads.mkdir()
+    model = write(tmp_path / "model", {"code/inference.py": f"""
+        import os
+
+        def model_fn(model_dir):
+            for n in range(100):
+                try:
+                    os.close(os.open(os.path.join({str(loads)!r}, str(n)),
+                                     os.O_CREAT | os.O_EXCL))
+                    break
+                except FileExistsError:
+                    continue
+            if n >= 2:
+                raise RuntimeError(f"load number {{n}} refused")
+            return n
+
+        def transform_fn(model, body, content_type, accept):
+            return body, "application/octet-stream"
+        """})
+    tandem = tandem_factory({"name": "py-replace", "stages": [
+        stage("two", model, "none", SAGEMAKER_MODEL_SERVER_WORKERS=2)]})
+    pid = tandem.stage_pids()["two"]
+    import os as _os
+    import signal as _signal
+    import subprocess as _subprocess
+    workers = [int(p) for p in _subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)],
+                                               capture_output=True, text=True).stdout.split()]
+    assert len(workers) == 2, workers
+    _os.kill(workers[0], _signal.SIGKILL)
+    tandem.wait_for_log(r"two \| tandem-python: a new worker \d could not load the model: "
+                        r"inference\.py:\d+: .*RuntimeError: load number 2 refused")
+    tandem.wait_for_log(r"two \| tandem-python: 5 workers died within a minute", timeout=60)
+    assert "two | tandem-python: received" not in tandem.log()
+    tandem.expected_exit = None  # the stage keeps failing to start from now on

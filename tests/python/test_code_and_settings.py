@@ -114,3 +114,27 @@ def test_every_bad_variable_is_named():
 def test_framework_is_required():
     with pytest.raises(code.SetupError, match="TANDEM_FRAMEWORK is not set"):
         master.read_settings({"SAGEMAKER_PROGRAM": "inference.py"})
+
+
+def test_a_chain_of_links_cannot_lead_out(tmp_path):
+    """Each link looks harmless as text (`up` points at the archive's root, `esc` at `d1`
+    through it), but on disk `esc` is two folders above the root: checked as unpacked."""
+    path = tmp_path / "model" / "model.tar.gz"
+    path.parent.mkdir()
+    with tarfile.open(path, "w:gz") as tar:
+        for name in ("d1", "d1/d2", "d1/d2/d3"):
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.DIRTYPE
+            tar.addfile(info)
+        for name, target in (("d1/d2/d3/up", "../../.."), ("esc", "d1/d2/d3/up/../../..")):
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.SYMTYPE
+            info.linkname = target
+            tar.addfile(info)
+        info = tarfile.TarInfo("esc/ESCAPED.txt")
+        info.size = 1
+        tar.addfile(info, io.BytesIO(b"x"))
+    with pytest.raises(code.SetupError, match="link 'esc' .* points outside"):
+        code.prepare({"SM_MODEL_DIR": str(path.parent)}, "sklearn")
+    assert not list(tmp_path.rglob("ESCAPED.txt"))
+    assert not list((tmp_path.parent).glob("ESCAPED.txt"))

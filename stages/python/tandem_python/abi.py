@@ -118,6 +118,35 @@ def _library() -> ctypes.CDLL:
     return _lib
 
 
+def _status(status) -> int:
+    """An answer's status as the C ABI takes it: ctypes would truncate a large int silently."""
+    if type(status) is not int or not 200 <= status <= 599:
+        raise ValueError(f"a handler answered the status {status!r}; expected 200-599")
+    return status
+
+
+def _body(payload) -> bytes:
+    if isinstance(payload, bytes):
+        return payload
+    if isinstance(payload, str):
+        return payload.encode("utf-8")
+    if isinstance(payload, (bytearray, memoryview)):
+        return bytes(payload)
+    raise TypeError(f"a handler answered a body of type {type(payload).__name__}; expected "
+                    "bytes or str")
+
+
+def _header(value) -> Optional[bytes]:
+    """A header value for the C ABI (NUL-terminated, so a NUL inside would cut it)."""
+    if value is None:
+        return None
+    raw = value.encode("latin-1") if isinstance(value, str) else None
+    if raw is None or b"\0" in raw or b"\r" in raw or b"\n" in raw:
+        raise ValueError(f"a handler answered the header value {value!r}; expected text with "
+                         "no NUL, CR or LF")
+    return raw
+
+
 def _make_handler(handle: Callable[[Request], tuple], lib: ctypes.CDLL):
     """The one ctypes callback per request. Never raises into C: an exception (in `handle`, or
     in an answer that is not (status, bytes, str|None, str|None)) answers 500 text/plain and
@@ -146,12 +175,9 @@ def _make_handler(handle: Callable[[Request], tuple], lib: ctypes.CDLL):
                 text(attributes, attributes_size), text(inference_id, id_size),
                 text(traceparent, tp_size)))
             status, payload, content_type, custom_attributes = handle(request)
-            if not isinstance(payload, bytes):
-                payload = payload.encode() if isinstance(payload, str) else bytes(payload)
-            respond(response, status,
-                    None if content_type is None else content_type.encode("latin-1"),
-                    payload, len(payload),
-                    None if custom_attributes is None else custom_attributes.encode("latin-1"))
+            body = _body(payload)
+            respond(response, _status(status), _header(content_type), body, len(body),
+                    _header(custom_attributes))
         except BaseException as error:  # noqa: B902 - nothing may unwind into the C++ server
             traceback.print_exc(file=sys.stderr)
             message = f"stage handler failed: {type(error).__name__}: {error}".encode(

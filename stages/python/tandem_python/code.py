@@ -41,31 +41,40 @@ class Prepared:
     scratch: Optional[str]  # private folder to delete when the stage ends
 
 
+def _inside(root: str, path: str) -> bool:
+    return os.path.commonpath([root, path]) == root
+
+
 def _safe_extract(archive: str, destination: str) -> None:
-    """Unpacks `archive` below `destination`, refusing members that would land outside it,
-    links that point outside it, and devices (what a hostile archive would try)."""
+    """Unpacks `archive` below `destination`, one member at a time, refusing a member that
+    would land outside it and a link that would point outside it. Each check resolves the
+    links already unpacked (realpath on the disk as it is at that moment), so a chain of
+    links that each look harmless as text cannot lead a later member out. Devices and FIFOs
+    are skipped; set-uid bits and group/world write are dropped."""
     root = os.path.realpath(destination)
     try:
         with tarfile.open(archive, "r:*") as tar:
-            members = []
-            for member in tar.getmembers():
-                target = os.path.realpath(os.path.join(root, member.name))
-                if os.path.commonpath([root, target]) != root:
+            for member in tar:
+                path = os.path.join(root, member.name)
+                if not _inside(root, os.path.realpath(path)):
                     raise SetupError(
                         f"{archive}: member '{member.name}' would be written outside the folder "
                         "it is unpacked into; refusing the archive")
-                if member.issym() or member.islnk():
-                    base = root if member.islnk() else os.path.dirname(target)
-                    link = os.path.realpath(os.path.join(base, member.linkname))
-                    if os.path.commonpath([root, link]) != root:
-                        raise SetupError(
-                            f"{archive}: link '{member.name}' -> '{member.linkname}' points "
-                            "outside the archive; refusing the archive")
+                if member.issym():
+                    parent = os.path.realpath(os.path.dirname(path))
+                    target = os.path.realpath(os.path.join(parent, member.linkname))
+                elif member.islnk():
+                    target = os.path.realpath(os.path.join(root, member.linkname))
+                else:
+                    target = None
+                if target is not None and not _inside(root, target):
+                    raise SetupError(
+                        f"{archive}: link '{member.name}' -> '{member.linkname}' points "
+                        "outside the archive; refusing the archive")
                 if member.isdev() or member.isfifo():
                     continue
-                member.mode &= 0o755  # no set-uid, no group/world write
-                members.append(member)
-            tar.extractall(root, members=members)
+                member.mode &= 0o755
+                tar.extract(member, root, set_attrs=not member.issym())
     except (tarfile.TarError, OSError, EOFError) as error:
         raise SetupError(f"{archive}: cannot unpack: {error}") from None
 

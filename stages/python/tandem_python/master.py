@@ -162,7 +162,17 @@ def _worker(index: int, settings: Settings, prepared: code.Prepared, ready_fd: i
 
     from . import abi
 
+    # The SDK serves HTTP and the shm channel on threads of their own: one request at a time
+    # all the same, as in a synchronous worker (the busy clock and a PyTorch context are the
+    # worker's, and a script that releases the GIL must not run twice at once).
+    import threading
+    one_at_a_time = threading.Lock()
+
     def handle(request):
+        with one_at_a_time:
+            return invoke(request)
+
+    def invoke(request):
         busy.set(index, time.monotonic())
         try:
             answer = service.invoke(Invocation(
@@ -187,7 +197,6 @@ def _worker(index: int, settings: Settings, prepared: code.Prepared, ready_fd: i
         finally:
             server.stop()
 
-    import threading
     threading.Thread(target=stop_when_told, name="stop", daemon=True).start()
     return server.run()
 
@@ -288,7 +297,7 @@ class Master:
                 child.ready = True
                 if self.serving:
                     self.go(child)
-            elif line.startswith("error "):
+            elif line.startswith("error ") and not self.serving:
                 return line[len("error "):]
         if not self.serving and self.children and all(c.ready for c in self.children.values()):
             self.serving = True
@@ -317,13 +326,16 @@ class Master:
                    if os.WIFSIGNALED(status) else f"status {os.WEXITSTATUS(status)}")
             if self.stopping:
                 continue
-            if not child.ready:
-                if report.startswith("error "):
-                    return report[len("error "):]
-                return (f"worker {child.index} exited ({how}) while loading the model; see its "
-                        "lines above")
-            self.fail_taken(pid, f"the worker serving this request (pid {pid}) exited ({how}) "
-                            "before answering; tandem-python started a new one")
+            error = report[len("error "):] if report.startswith("error ") else (
+                f"worker {child.index} exited ({how}) while loading the model; see its lines "
+                "above")
+            if not self.serving:
+                return error  # the stage never served: its start-up failed
+            if child.ready:
+                self.fail_taken(pid, f"the worker serving this request (pid {pid}) exited "
+                                f"({how}) before answering; tandem-python started a new one")
+            else:
+                log(f"a new worker {child.index} could not load the model: {error}")
             now = time.monotonic()
             self.deaths = [t for t in self.deaths if now - t < 60] + [now]
             if len(self.deaths) >= _CRASH_LOOP_DEATHS:
@@ -381,6 +393,7 @@ class Master:
         for index in range(self.settings.workers):
             self.spawn(index)
         drain_deadline = None
+        status = 0
         while self.children or not self.stopping:
             fds = [wake_r] + [c.ready_r for c in self.children.values() if not c.ready]
             readable, _, _ = select.select(fds, [], [], 0.25)
@@ -400,16 +413,20 @@ class Master:
             if fatal and not self.stopping:
                 log(fatal)
                 self.stopping = True
-                self.kill_all(signal.SIGKILL)
-                self.wait_all()
-                return 1
+                status = 1
+                if not self.serving:
+                    self.kill_all(signal.SIGKILL)  # nothing was served: nothing to drain
+                    self.wait_all()
+                    return status
+                self.tell_all_stop()  # the healthy workers finish what they have
+                drain_deadline = time.monotonic() + 25
             if not self.stopping:
                 self.check_timeouts()
             elif drain_deadline and time.monotonic() > drain_deadline:
                 log("workers still busy after 25 s; killing them")
                 self.kill_all(signal.SIGKILL)
                 drain_deadline = None
-        return 0
+        return status
 
     def wait_all(self) -> None:
         for pid in list(self.children):
@@ -420,17 +437,32 @@ class Master:
             self.release(self.children.pop(pid))
 
 
+class _Stopped(BaseException):
+    """SIGTERM or SIGINT while the code and model are being prepared."""
+
+
+def _stop_preparing(number, _frame):
+    raise _Stopped(signal.Signals(number).name)
+
+
 def serve(env=None) -> int:
     env = os.environ if env is None else env
+    # Until the master's loop takes over, a signal unwinds the preparation, so that its
+    # private folder is removed and a `tandem fetch` it runs is killed (subprocess.run does).
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, _stop_preparing)
+    prepared = None
     try:
         settings = read_settings(env)
         prepared = code.prepare(env, settings.framework)
+        return Master(settings, prepared).run()
     except code.SetupError as error:
         log(str(error))
         return 1
-    try:
-        return Master(settings, prepared).run()
+    except _Stopped as stopped:
+        log(f"received {stopped}, before serving; stopping")
+        return 0
     finally:
-        if prepared.scratch:
+        if prepared and prepared.scratch:
             import shutil
             shutil.rmtree(prepared.scratch, ignore_errors=True)

@@ -114,6 +114,13 @@ TEST_CASE("the C ABI says why a server cannot start") {
   CHECK(tandem_stage_server_new(upper_case, nullptr, nullptr, 0, 0, small, sizeof small) ==
         nullptr);
   CHECK(std::string(small) == "SAGEMAK");
+  // A thread count beyond TANDEM_STAGE_THREADS's bound, before any thread is started.
+  environment.set("SAGEMAKER_BIND_TO_PORT", "0");
+  CHECK(tandem_stage_server_new(upper_case, nullptr, nullptr, 4000000000u, 0, error,
+                                sizeof error) == nullptr);
+  CHECK(std::string(error) ==
+        "tandem_stage_server_new: threads must be 0 (the environment's) or 1-1024, got "
+        "4000000000");
 }
 
 TEST_CASE("the parent completes the slots a dead worker had taken, and wakes tandem", "[shm]") {
