@@ -204,6 +204,7 @@ def main():
     parser.add_argument("--hop-requests", type=int, default=2000,
                         help="sequential requests whose Server-Timing gives the stage hop")
     parser.add_argument("--example", help="also compare this pipeline of tandem-python stages")
+    parser.add_argument("--example-only", action="store_true", help="skip the echo entry point")
     parser.add_argument("--body-file")
     parser.add_argument("--content-type", default="text/csv")
     parser.add_argument("--markdown", action="store_true")
@@ -214,9 +215,10 @@ def main():
     env = dict(os.environ, PATH=f"{args.bin}:{os.environ['PATH']}")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        rows = echo_suite(args, env, work)
-        print_rows(rows, args.markdown)
-        print_targets(rows, args.markdown)
+        if not args.example_only:
+            rows = echo_suite(args, env, work)
+            print_rows(rows, args.markdown)
+            print_targets(rows, args.markdown)
         if args.example:
             print()
             print_rows(example_suite(args, env, work), args.markdown)
