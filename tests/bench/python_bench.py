@@ -89,9 +89,11 @@ def stage_hop_us(port, body, content_type, stage, requests):
     return statistics.median(durations)
 
 
-def run_spec(args, env, work, name, spec_text, body, content_type, hop_stage=None):
+def run_spec(args, env, work, name, spec_text, body, content_type, hop_stage=None,
+             spec_dir=None):
+    """`spec_dir`: where the spec is written (relative paths in it resolve from there)."""
     port = free_port()
-    spec = work / f"{name}.yaml"
+    spec = (spec_dir or work) / f".{name}-{os.getpid()}.yaml"
     spec.write_text(spec_text.replace("__PORT__", str(port)))
     proc = Process([f"{args.bin}/tandem", "serve", str(spec), "--port", str(port),
                     "--host", "127.0.0.1"], env, work / f"{name}.log")
@@ -103,6 +105,7 @@ def run_spec(args, env, work, name, spec_text, body, content_type, hop_stage=Non
         return result
     finally:
         proc.stop()
+        spec.unlink()
 
 
 def median_of(results):
@@ -147,13 +150,8 @@ def example_suite(args, env, work):
     results = {name: [] for name, _ in setups}
     for _ in range(args.rounds):
         for name, spec_text in setups:
-            copy = spec_path.parent / f".bench-{os.getpid()}.yaml"  # relative paths still resolve
-            copy.write_text(spec_text)
-            try:
-                results[name].append(run_spec(args, env, work, "example", copy.read_text(), body,
-                                              args.content_type))
-            finally:
-                copy.unlink()
+            results[name].append(run_spec(args, env, work, "bench", spec_text, body,
+                                          args.content_type, spec_dir=spec_path.parent))
     base = median_of(results[setups[0][0]])
     return [(name, body.stat().st_size, median_of(results[name]), base) for name, _ in setups]
 
