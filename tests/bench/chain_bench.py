@@ -193,6 +193,11 @@ def print_rows(rows, markdown):
         lines.append([name, f"{size // 1024} KiB" if size >= 1024 else f"{size} B",
                       f"{r['p50_us']:.0f}", f"{r['p99_us']:.0f}", f"{r['rps16']:.0f}",
                       f"{r['p50_us'] / base['p50_us']:.2f}", f"{r['rps16'] / base['rps16']:.2f}"])
+    print_table(header, lines, markdown)
+
+
+def print_table(header, lines, markdown, width=22):
+    """A table as Markdown, or as right-aligned columns."""
     if markdown:
         print("| " + " | ".join(header) + " |")
         print("|" + "---|" * len(header))
@@ -200,7 +205,7 @@ def print_rows(rows, markdown):
             print("| " + " | ".join(line) + " |")
     else:
         for line in [header] + lines:
-            print("  ".join(f"{c:>22}" for c in line))
+            print("  ".join(f"{c:>{width}}" for c in line))
 
 
 def main():

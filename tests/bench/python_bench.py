@@ -29,7 +29,7 @@ import textwrap
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from chain_bench import Process, free_port, measure  # noqa: E402
+from chain_bench import Process, free_port, measure, print_table  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 FLASK_STAGE = REPO / "tests/bench/flask_entry_point/serve"
@@ -165,14 +165,7 @@ def print_rows(rows, markdown):
               f"{r['rps16'] / base['rps16']:.2f}"]
              + ([f"{r['hop_us']:.0f}", f"{r['hop_us'] / base['hop_us']:.2f}"] if hops else [])
              for name, size, r, base in rows]
-    if markdown:
-        print("| " + " | ".join(header) + " |")
-        print("|" + "---|" * len(header))
-        for line in lines:
-            print("| " + " | ".join(line) + " |")
-    else:
-        for line in [header] + lines:
-            print("  ".join(f"{c:>26}" for c in line))
+    print_table(header, lines, markdown, width=26)
 
 
 def print_targets(rows, markdown):

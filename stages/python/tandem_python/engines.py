@@ -39,14 +39,30 @@ class Stage:
 class Engine:
     """What every family shares: the model, the Accept default, error answers."""
 
-    def __init__(self, answer_class, model, default_accept, user_code):
+    def __init__(self, answer_class, model, default_accept, user_code, stages, transform):
         self.Answer = answer_class
         self.model = model
         self.default_accept = default_accept
         self.user_code = user_code
+        # input_fn, predict_fn, output_fn (Stage each), or transform_fn alone.
+        self.input, self.predict, self.output = stages if stages else (None, None, None)
+        self.transform = transform
 
     def accept_of(self, accept):
         return self.default_accept if not accept or accept == ANY else accept
+
+    def run_handlers(self, body, content_type, accept, at):
+        """The entry point's functions in the containers' order; at[0] names the one running,
+        for the error answer when it raises."""
+        if self.transform is not None:
+            at[0] = self.transform.label
+            return self.transform.fn(self.model, body, content_type, accept)
+        at[0] = self.input.label
+        data = self.input.fn(body, content_type)
+        at[0] = self.predict.label
+        prediction = self.predict.fn(data, self.model)
+        at[0] = self.output.label
+        return self.output.fn(prediction, accept)
 
     def failure(self, label, exc, invocation, status=500):
         """The error answer for an exception in `label`, its traceback logged to stderr."""
@@ -99,35 +115,19 @@ def flask_jsonify(obj):
 class FlaskEngine(Engine):
     """The scikit-learn and XGBoost containers (sagemaker-containers' Transformer + Flask)."""
 
-    def __init__(self, answer_class, model, default_accept, user_code, stages, transform):
-        super().__init__(answer_class, model, default_accept, user_code)
-        self.input, self.predict, self.output = stages if stages else (None, None, None)
-        self.transform = transform
-
     def invoke(self, invocation):
-        label = "request"
+        at = ["request"]
         try:
             content_type = invocation.content_type or JSON
-            accept = invocation.accept
-            if not accept or accept == ANY:
-                accept = self.default_accept
+            accept = self.accept_of(invocation.accept)
             body = invocation.body
             if content_type in UTF8_TYPES:
                 body = body.decode("utf-8", "replace")  # Werkzeug get_data(as_text=True)
-            if self.transform is not None:
-                label = self.transform.label
-                result = self.transform.fn(self.model, body, content_type, accept)
-            else:
-                label = self.input.label
-                data = self.input.fn(body, content_type)
-                label = self.predict.label
-                prediction = self.predict.fn(data, self.model)
-                label = self.output.label
-                result = self.output.fn(prediction, accept)
-            label = "response of " + label
+            result = self.run_handlers(body, content_type, accept, at)
+            at[0] = "response of " + at[0]
             return self.shape(result)
         except (Exception, SystemExit) as e:
-            return self.failure(label, e, invocation)
+            return self.failure(at[0], e, invocation)
 
     def shape(self, result):
         """Transformer.transform then Flask 1.1.1 make_response."""
@@ -158,20 +158,16 @@ class TorchEngine(Engine):
 
     def __init__(self, answer_class, model, default_accept, user_code, stages, transform,
                  context, toolkit_error):
-        super().__init__(answer_class, model, default_accept, user_code)
-        self.input, self.predict, self.output = stages if stages else (None, None, None)
-        self.transform = transform
+        super().__init__(answer_class, model, default_accept, user_code, stages, transform)
         self.context = context  # None when no handler takes one
         self.toolkit_error = toolkit_error
 
     def invoke(self, invocation):
-        label = "request"
+        at = ["request"]
         processor = None
         try:
             content_type = invocation.content_type or None
-            accept = invocation.accept
-            if not accept or accept == ANY:
-                accept = self.default_accept
+            accept = self.accept_of(invocation.accept)
             if self.context is not None:
                 processor = self.context.begin(
                     request_headers(invocation), invocation.inference_id
@@ -179,23 +175,14 @@ class TorchEngine(Engine):
             body = invocation.body
             if content_type in UTF8_TYPES:
                 body = body.decode("utf-8")
-            if self.transform is not None:
-                label = self.transform.label
-                result = self.transform.fn(self.model, body, content_type, accept)
-            else:
-                label = self.input.label
-                data = self.input.fn(body, content_type)
-                label = self.predict.label
-                prediction = self.predict.fn(data, self.model)
-                label = self.output.label
-                result = self.output.fn(prediction, accept)
-            label = "response of " + label
+            result = self.run_handlers(body, content_type, accept, at)
+            at[0] = "response of " + at[0]
             response_content_type = accept
             if isinstance(result, tuple):
                 result, response_content_type = result[0], result[1]
             return self.shape(result, response_content_type, processor)
         except (Exception, SystemExit) as e:
-            return self.failure(label, e, invocation, self.status_of(e))
+            return self.failure(at[0], e, invocation, self.status_of(e))
 
     def status_of(self, exc):
         """A BaseInferenceToolkitError's own status (when it is a valid one), else 500."""
@@ -288,18 +275,11 @@ def request_headers(invocation):
 class PlainEngine(Engine):
     """framework "none": no defaults, raw bytes in, str/bytes/(body, content type) out."""
 
-    def __init__(self, answer_class, model, default_accept, user_code, stages, transform):
-        super().__init__(answer_class, model, default_accept, user_code)
-        self.input, self.predict, self.output = stages if stages else (None, None, None)
-        self.transform = transform
-
     def invoke(self, invocation):
         label = "request"
         try:
             content_type = invocation.content_type or None
-            accept = invocation.accept
-            if not accept or accept == ANY:
-                accept = self.default_accept
+            accept = self.accept_of(invocation.accept)
             body = invocation.body
             if self.transform is not None:
                 label = self.transform.label
