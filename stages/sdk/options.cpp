@@ -100,6 +100,13 @@ Options from_environment() {
       errors.add("TANDEM_STAGE_THREADS", "a number of threads 1-1024", *text);
     }
   }
+  if (const auto text = variable("TANDEM_STAGE_SHM_THREADS")) {
+    if (const auto threads = parse_number(*text, 1, 1024)) {
+      options.shm_threads = static_cast<unsigned>(*threads);
+    } else {
+      errors.add("TANDEM_STAGE_SHM_THREADS", "a number of threads 1-1024", *text);
+    }
+  }
   options.shm = read_shm_channel(errors);
   errors.throw_if_any();
   return options;

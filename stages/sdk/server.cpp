@@ -203,10 +203,11 @@ class Server::Impl {
     connections_.erase(connection);
   }
 
-  // Shared-memory requests run on the channel's own threads, as many as the server has.
+  // Shared-memory requests run on the channel's own threads (shm_threads, else as many as the
+  // server has).
   void start_shm() {
     fmt::print(stderr, "stage serving shared memory ({} slots)\n", shm_->slot_count());
-    shm_->start(std::max(1u, options_.threads));
+    shm_->start(std::max(1u, options_.shm_threads != 0 ? options_.shm_threads : options_.threads));
   }
 
   // On the control strand. Idle connections are cancelled on their own strands; busy ones

@@ -86,6 +86,10 @@ struct Options {
   // Requests served at once. Each thread runs one handler at a time, so this many handlers
   // may block in parallel; further requests wait for a thread.
   unsigned threads = 16;
+  // Threads serving the shared-memory channel; 0: as many as `threads`. A process that runs
+  // one request at a time (a Python worker) takes one slot at a time with 1, leaving the
+  // others to its peers, while its HTTP threads stay free to answer /ping.
+  unsigned shm_threads = 0;
   // Asked on every GET /ping: true answers 200. Empty means always healthy. Returning false
   // (or throwing) answers `unhealthy_status`.
   std::function<bool()> ping;
@@ -100,7 +104,8 @@ struct Options {
 };
 
 // Options from the environment: SAGEMAKER_BIND_TO_PORT (default 8080), TANDEM_STAGE_HOST
-// (default 127.0.0.1; e.g. 0.0.0.0), TANDEM_STAGE_THREADS (default 16), the TANDEM_SHM_*
+// (default 127.0.0.1; e.g. 0.0.0.0), TANDEM_STAGE_THREADS (default 16),
+// TANDEM_STAGE_SHM_THREADS (default: TANDEM_STAGE_THREADS), the TANDEM_SHM_*
 // descriptors (all three or none). Throws
 // std::invalid_argument naming every variable that has an invalid value.
 Options from_environment();

@@ -222,3 +222,36 @@ def test_a_replacement_that_cannot_load_leaves_the_other_workers_serving(tandem_
     tandem.wait_for_log(r"two \| tandem-python: 5 workers died within a minute", timeout=60)
     assert "two | tandem-python: received" not in tandem.log()
     tandem.expected_exit = None  # the stage keeps failing to start from now on
+
+
+def test_ping_is_answered_while_the_only_worker_runs_a_long_request(tandem_factory, tmp_path):
+    """A request longer than three of tandem's liveness pings (1 s apart, 2 s timeout each)
+    must not make the stage look dead: the worker's HTTP server answers /ping on a thread of
+    its own while the handler runs."""
+    model = write(tmp_path / "model", {"code/inference.py": """
+        import time
+
+        def input_fn(body, content_type):
+            return body
+
+        def predict_fn(data, model):
+            if data == b"long":
+                time.sleep(10)
+            return data
+
+        def output_fn(prediction, accept):
+            return prediction, "application/octet-stream"
+        """})
+    tandem = tandem_factory({"name": "py-long", "stages": [stage("long", model, "none")]})
+    import threading
+    answers = []
+    thread = threading.Thread(target=lambda: answers.append(
+        tandem.invoke(b"long", "application/octet-stream")))
+    thread.start()
+    pings = []
+    while thread.is_alive():
+        pings.append(tandem.ping().status)
+        thread.join(0.5)
+    assert answers and answers[0].status == 200, answers
+    assert set(pings) == {200}, pings
+    assert "consecutive pings" not in tandem.log()

@@ -182,8 +182,12 @@ def _worker(index: int, settings: Settings, prepared: code.Prepared, ready_fd: i
             busy.set(index, 0.0)
         return answer.status, answer.body, answer.content_type, answer.custom_attributes
 
+    # HTTP: the SDK's threads (TANDEM_STAGE_THREADS, 16), so that /ping is answered while a
+    # request runs and others wait for the lock; shared memory: one thread, so that a worker
+    # takes one slot at a time and leaves the rest to idle peers.
+    os.environ["TANDEM_STAGE_SHM_THREADS"] = "1"
     try:
-        server = abi.Server(handle, threads=1, reuse_port=settings.workers > 1)
+        server = abi.Server(handle, threads=0, reuse_port=settings.workers > 1)
     except OSError as error:
         log(f"worker {index}: {error}")
         return 1

@@ -58,6 +58,21 @@ TEST_CASE("from_environment reads the port, host and threads") {
   CHECK(options.threads == 3);
 }
 
+TEST_CASE("from_environment reads the shared-memory threads apart from the HTTP ones") {
+  ScopedVariable threads("TANDEM_STAGE_THREADS", "6");
+  {
+    ScopedVariable shm_threads("TANDEM_STAGE_SHM_THREADS", nullptr);
+    CHECK(from_environment().shm_threads == 0);  // as many as `threads`
+  }
+  ScopedVariable shm_threads("TANDEM_STAGE_SHM_THREADS", "1");
+  const auto options = from_environment();
+  CHECK(options.threads == 6);
+  CHECK(options.shm_threads == 1);
+  ScopedVariable bad("TANDEM_STAGE_SHM_THREADS", "0");
+  CHECK_THROWS_WITH(from_environment(),
+                    "TANDEM_STAGE_SHM_THREADS: expected a number of threads 1-1024, got \"0\"");
+}
+
 TEST_CASE("from_environment treats an empty variable as unset") {
   ScopedVariable port("SAGEMAKER_BIND_TO_PORT", "");
   CHECK(from_environment().port == 8080);
