@@ -1,5 +1,6 @@
 """The default decoders and encoders of each framework family (the shims that scripts import
-and the runner's defaults share), against framework-contract.md section 3."""
+and the runner's defaults share), against the containers' defaults (docs/python.md, "Default
+decoders and encoders")."""
 
 import io
 

@@ -1,4 +1,4 @@
-"""The helper modules scripts import (framework-contract.md section 7): importable as real
+"""The helper modules scripts import (docs/python.md, "Helper modules"): importable as real
 scripts import them, the serving helpers working, the training helpers saying they are not
 available while serving."""
 

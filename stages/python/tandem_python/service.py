@@ -1,8 +1,8 @@
 """Serving a SageMaker entry-point script (inference.py): one invocation in, one answer out.
 
 `Service.load` imports the script and loads the model once; `Service.invoke` runs one request
-through the handlers exactly as AWS's framework containers do (see
-/work/shared/framework-contract.md), and never raises. The HTTP and shared-memory layers and
+through the handlers exactly as AWS's framework containers do (docs/python.md), and never
+raises. The HTTP and shared-memory layers and
 the worker processes are built around it; nothing here does IO besides the script's own.
 
 Frameworks:
