@@ -34,7 +34,8 @@ def pack(folder: Path, files: dict, archive: bool = True) -> Path:
     if not archive:
         for name, data in files.items():
             (folder / name).parent.mkdir(parents=True, exist_ok=True)
-            (folder / name).write_bytes(data if isinstance(data, bytes) else Path(data).read_bytes())
+            raw = data if isinstance(data, bytes) else Path(data).read_bytes()
+            (folder / name).write_bytes(raw)
         return folder
     with tarfile.open(folder / "model.tar.gz", "w:gz") as tar:
         for name, data in files.items():

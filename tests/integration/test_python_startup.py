@@ -1,8 +1,11 @@
-"""tandem-python at start-up, and its worker timeout, on real processes: code from `code/` in a PyTorch model.tar.gz
-(with its requirements.txt) and from S3 (moto), and every way an entry point can be unusable
-(a syntax error, an import of a module that is not installed, an uninstallable requirement, a
-missing model_fn where the framework needs one, a bad variable): the stage stops at once with
-one line naming the file and line, and tandem reports it as a failed start."""
+"""tandem-python on real processes: start-up, and the master's watch over its workers.
+
+Code from `code/` in a PyTorch model.tar.gz (with its requirements.txt) and from S3 (moto);
+every way an entry point can be unusable (a syntax error, an import of a module that is not
+installed, an uninstallable requirement, a missing model_fn where the framework needs one, a
+bad variable): the stage stops at once with one line naming the file and line, and tandem
+reports it as a failed start. Then the worker timeout, a replacement that cannot load, and
+/ping answered during a long request."""
 import io
 import json
 import re

@@ -1,5 +1,6 @@
 """Service.invoke: content type and Accept rules, response shaping and error answers per
-framework family, against the contract (docs/python.md, "Content-Type, Accept and the answer" and "Errors")."""
+framework family, against the contract (docs/python.md, "Content-Type, Accept and the answer"
+and "Errors")."""
 
 import json
 
