@@ -29,7 +29,7 @@ import textwrap
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from chain_bench import Process, free_port, measure, print_table  # noqa: E402
+from chain_bench import Process, free_port, measure, median_of, print_table  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 FLASK_STAGE = REPO / "tests/bench/flask_entry_point/serve"
@@ -106,10 +106,6 @@ def run_spec(args, env, work, name, spec_text, body, content_type, hop_stage=Non
     finally:
         proc.stop()
         spec.unlink()
-
-
-def median_of(results):
-    return {key: statistics.median(r[key] for r in results) for key in results[0]}
 
 
 def echo_suite(args, env, work):

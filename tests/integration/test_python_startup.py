@@ -48,6 +48,24 @@ def stage(name, model_dir, framework="sklearn", **env) -> dict:
             "model_dir": str(model_dir), "startup_timeout_s": 120}
 
 
+def sleepy_entry_point(trigger: bytes, seconds: int) -> dict:
+    """A framework-"none" entry point that echoes its input, after `seconds` for `trigger`."""
+    return {"code/inference.py": f"""
+        import time
+
+        def input_fn(body, content_type):
+            return body
+
+        def predict_fn(data, model):
+            if data == {trigger!r}:
+                time.sleep({seconds})
+            return data
+
+        def output_fn(prediction, accept):
+            return prediction, "application/octet-stream"
+        """}
+
+
 def failed_start(tandem_factory, spec, env=None) -> str:
     tandem = tandem_factory.launch(spec, env=env)
     tandem.expected_exit = None
@@ -158,20 +176,7 @@ def test_a_request_over_the_timeout_kills_its_worker_and_only_fails_itself(tande
                                                                           tmp_path):
     """SAGEMAKER_MODEL_SERVER_TIMEOUT, as gunicorn's worker timeout: the worker is killed and
     replaced; the request fails, the next one is answered."""
-    model = write(tmp_path / "model", {"code/inference.py": """
-        import time
-
-        def input_fn(body, content_type):
-            return body
-
-        def predict_fn(data, model):
-            if data == b"slow":
-                time.sleep(60)
-            return data
-
-        def output_fn(prediction, accept):
-            return prediction, "application/octet-stream"
-        """})
+    model = write(tmp_path / "model", sleepy_entry_point(b"slow", 60))
     tandem = tandem_factory({"name": "py-timeout", "stages": [
         stage("slow", model, "none", SAGEMAKER_MODEL_SERVER_TIMEOUT=2)]})
     pid = tandem.stage_pids()["slow"]
@@ -231,20 +236,7 @@ def test_ping_is_answered_while_the_only_worker_runs_a_long_request(tandem_facto
     """A request longer than three of tandem's liveness pings (1 s apart, 2 s timeout each)
     must not make the stage look dead: the worker's HTTP server answers /ping on a thread of
     its own while the handler runs."""
-    model = write(tmp_path / "model", {"code/inference.py": """
-        import time
-
-        def input_fn(body, content_type):
-            return body
-
-        def predict_fn(data, model):
-            if data == b"long":
-                time.sleep(10)
-            return data
-
-        def output_fn(prediction, accept):
-            return prediction, "application/octet-stream"
-        """})
+    model = write(tmp_path / "model", sleepy_entry_point(b"long", 10))
     tandem = tandem_factory({"name": "py-long", "stages": [stage("long", model, "none")]})
     import threading
     answers = []

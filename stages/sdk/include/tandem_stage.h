@@ -78,10 +78,11 @@ typedef struct tandem_stage_server tandem_stage_server;
 /* Reads the options from the environment exactly like the C++ SDK's from_environment()
  * (SAGEMAKER_BIND_TO_PORT, TANDEM_STAGE_HOST, TANDEM_STAGE_THREADS, the TANDEM_SHM_*
  * descriptors), then: `threads` 1-1024 overrides the number of server threads (0 keeps the
- * environment's; more than 1024 is an error); `reuse_port` nonzero sets SO_REUSEPORT, so several processes can serve one port. `ping` may be NULL
- * (always healthy). `user_data` is passed to both callbacks. Binds and listens (and maps the
- * shared-memory channel, if one was inherited). On failure returns NULL and writes a
- * one-line, NUL-terminated message into `error` (`error_size` bytes; `error` may be NULL). */
+ * environment's; more than 1024 is an error); `reuse_port` nonzero sets SO_REUSEPORT, so several
+ * processes can serve one port. `ping` may be NULL (always healthy). `user_data` is passed to both
+ * callbacks. Binds and listens (and maps the shared-memory channel, if one was inherited). On
+ * failure returns NULL and writes a one-line, NUL-terminated message into `error` (`error_size`
+ * bytes; `error` may be NULL). */
 TANDEM_STAGE_API tandem_stage_server* tandem_stage_server_new(tandem_stage_handler handler,
                                                               tandem_stage_ping_fn ping,
                                                               void* user_data, unsigned threads,
