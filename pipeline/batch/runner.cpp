@@ -756,10 +756,10 @@ void Runner::write_metrics(bool running, std::optional<bool> succeeded) {
   const std::string& path = *options_.metrics_path;
   const std::string temporary = path + ".tmp";
   const double started = std::chrono::duration<double>(started_wall_.time_since_epoch()).count();
-  const std::string error = common::write_private_file(
+  const auto written = common::write_private_file(
       temporary, progress_metrics(progress(), job_name_, running, succeeded, started));
-  if (!error.empty()) {
-    log::warn("could not write the metrics file {}: {}", temporary, error);
+  if (!written) {
+    log::warn("could not write the metrics file {}: {}", temporary, written.error());
     return;
   }
   if (std::rename(temporary.c_str(), path.c_str()) != 0)
@@ -807,11 +807,11 @@ void Runner::finish_report() {
   std::fprintf(stderr, "%s\n", summary(report_).c_str());
   if (options_.report_path) {
     // Messages quote input bytes and keys name objects: either may be invalid UTF-8.
-    const std::string error = common::write_private_file(
+    const auto written = common::write_private_file(
         *options_.report_path,
         to_json(report_).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
-    if (!error.empty()) {
-      log::error("could not write the report to {}: {}", *options_.report_path, error);
+    if (!written) {
+      log::error("could not write the report to {}: {}", *options_.report_path, written.error());
       if (exit_code_ == 0) exit_code_ = kExitFailed;
     }
   }

@@ -62,7 +62,7 @@ std::string display_name(const Objects& objects, const std::string& uri, const s
 bool write_json(const std::string& path, const Json& json) {
   return common::write_private_file(path,
                                     json.dump(2, ' ', false, Json::error_handler_t::replace) + "\n")
-      .empty();
+      .ok();
 }
 
 class Replayer {

@@ -9,10 +9,10 @@
 
 namespace tandem::common {
 
-std::string write_private_file(const std::string& path, std::string_view text) {
+Result<void, std::string> write_private_file(const std::string& path, std::string_view text) {
   const int fd =
       ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, kPrivateFileMode);
-  if (fd < 0) return std::strerror(errno);
+  if (fd < 0) return std::string(std::strerror(errno));
   int error = ::fchmod(fd, kPrivateFileMode) == 0 ? 0 : errno;
   while (error == 0 && !text.empty()) {
     const ssize_t n = ::write(fd, text.data(), text.size());
@@ -21,7 +21,8 @@ std::string write_private_file(const std::string& path, std::string_view text) {
     if (n > 0) text.remove_prefix(static_cast<std::size_t>(n));
   }
   if (::close(fd) != 0 && error == 0) error = errno;
-  return error == 0 ? std::string() : std::strerror(error);
+  if (error != 0) return std::string(std::strerror(error));
+  return {};
 }
 
 }  // namespace tandem::common

@@ -7,12 +7,14 @@
 #include <string>
 #include <string_view>
 
+#include "tandem/proto/result.h"
+
 namespace tandem::common {
 
 inline constexpr unsigned kPrivateFileMode = 0640;
 
-// Replaces the file's contents with `text`. Returns an empty string on success, else the
-// system's reason ("Too many levels of symbolic links", "Permission denied", ...).
-std::string write_private_file(const std::string& path, std::string_view text);
+// Replaces the file's contents with `text`. On failure the error is the system's reason ("Too
+// many levels of symbolic links", "Permission denied", ...).
+Result<void, std::string> write_private_file(const std::string& path, std::string_view text);
 
 }  // namespace tandem::common

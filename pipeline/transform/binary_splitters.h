@@ -18,7 +18,7 @@ class RecordIOSplitter final : public SplitterBase {
   Result<std::vector<Record>> finish() override;
 
  private:
-  std::optional<Error> start_part();  // the 8-byte part header is complete
+  Status start_part();  // the 8-byte part header is complete
   void finish_part(std::vector<Record>& out);
 
   std::string framed_;                  // the record read so far, every part as in the object
@@ -41,8 +41,8 @@ class TFRecordSplitter final : public SplitterBase {
  private:
   static constexpr std::size_t kHeaderBytes = 12;  // uint64 length, uint32 masked CRC
   static constexpr std::size_t kFooterBytes = 4;   // uint32 masked CRC of the data
-  std::optional<Error> check_header();
-  std::optional<Error> finish_record(std::vector<Record>& out);
+  Status check_header();
+  Status finish_record(std::vector<Record>& out);
 
   std::string framed_;
   std::uint64_t record_offset_ = 0;

@@ -54,7 +54,7 @@ Result<std::vector<Record>> RecordIOSplitter::feed(std::string_view chunk) {
     chunk.remove_prefix(take);
     if (stage_read_ < stage_size) break;
     if (reading_header_) {
-      if (auto error = start_part()) return *error;
+      if (auto status = start_part(); !status) return std::move(status).error();
       if (part_padded_ == 0) finish_part(out);
     } else {
       finish_part(out);
@@ -63,7 +63,7 @@ Result<std::vector<Record>> RecordIOSplitter::feed(std::string_view chunk) {
   return out;
 }
 
-std::optional<Error> RecordIOSplitter::start_part() {
+Status RecordIOSplitter::start_part() {
   const std::string_view header = std::string_view(framed_).substr(framed_.size() - kHeaderBytes);
   const std::uint32_t magic = read_le32(header);
   if (magic != kMagic) {
@@ -103,7 +103,7 @@ std::optional<Error> RecordIOSplitter::start_part() {
   part_padded_ = (length + 3U) & ~3U;
   reading_header_ = false;
   stage_read_ = 0;
-  return std::nullopt;
+  return {};
 }
 
 void RecordIOSplitter::finish_part(std::vector<Record>& out) {

@@ -22,15 +22,15 @@ Result<std::vector<Record>> TFRecordSplitter::feed(std::string_view chunk) {
     chunk.remove_prefix(take);
     if (framed_.size() < need) break;
     if (!header_checked_) {
-      if (auto error = check_header()) return *error;
+      if (auto status = check_header(); !status) return std::move(status).error();
       continue;
     }
-    if (auto error = finish_record(out)) return *error;
+    if (auto status = finish_record(out); !status) return std::move(status).error();
   }
   return out;
 }
 
-std::optional<Error> TFRecordSplitter::check_header() {
+Status TFRecordSplitter::check_header() {
   const std::string_view header(framed_);
   const std::uint64_t length = read_le64(header);
   const std::uint32_t stored = read_le32(header.substr(8));
@@ -47,10 +47,10 @@ std::optional<Error> TFRecordSplitter::check_header() {
   }
   data_length_ = length;
   header_checked_ = true;
-  return std::nullopt;
+  return {};
 }
 
-std::optional<Error> TFRecordSplitter::finish_record(std::vector<Record>& out) {
+Status TFRecordSplitter::finish_record(std::vector<Record>& out) {
   const std::string_view frame(framed_);
   const auto length = static_cast<std::size_t>(data_length_);
   const std::uint32_t stored = read_le32(frame.substr(kHeaderBytes + length));
@@ -70,7 +70,7 @@ std::optional<Error> TFRecordSplitter::finish_record(std::vector<Record>& out) {
   framed_.clear();
   header_checked_ = false;
   out.push_back(std::move(record));
-  return std::nullopt;
+  return {};
 }
 
 Result<std::vector<Record>> TFRecordSplitter::finish() {

@@ -53,7 +53,7 @@ int run_builtin_stage(const BuiltinStage& stage, int argc, char** argv) {
 }
 
 tandem::stage::Response respond(Result<Reply> result) {
-  if (!result) throw tandem::stage::HttpError(result.failure().status, result.failure().message);
+  if (!result) throw tandem::stage::HttpError(result.error().status, result.error().message);
   return tandem::stage::Response{.body = std::move(result->body),
                                  .content_type = std::move(result->content_type)};
 }

@@ -26,7 +26,7 @@ Result<bool> CsvReader::next(std::vector<std::string_view>& fields) {
   for (;;) {
     if (pos_ < body_.size() && body_[pos_] == '"') {
       auto field = read_quoted();
-      if (!field) return field.failure();
+      if (!field) return field.error();
       fields.push_back(*field);
     } else {
       fields.push_back(read_unquoted());

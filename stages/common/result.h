@@ -3,10 +3,10 @@
 // stage's main.cpp turns a Failure into the SDK's HttpError (builtin_main.h: respond()).
 #pragma once
 
-#include <optional>
 #include <string>
 #include <utility>
-#include <variant>
+
+#include "tandem/proto/result.h"
 
 namespace tandem::builtin {
 
@@ -22,8 +22,8 @@ struct Failure {
   static Failure internal(std::string message) { return {500, std::move(message)}; }
 };
 
-// A step that produces nothing: no value means it succeeded.
-using MaybeFailure = std::optional<Failure>;
+// Success or the Failure that stopped it, for a step that produces nothing.
+using Status = tandem::Result<void, Failure>;
 
 // What a stage answers to an invocation that succeeded.
 struct Reply {
@@ -33,23 +33,6 @@ struct Reply {
 
 // A value or the Failure that prevented it.
 template <typename T>
-class [[nodiscard]] Result {
- public:
-  Result(T value) : v_(std::move(value)) {}
-  Result(Failure failure) : v_(std::move(failure)) {}
-
-  bool ok() const { return v_.index() == 0; }
-  explicit operator bool() const { return ok(); }
-  T& value() { return std::get<0>(v_); }
-  const T& value() const { return std::get<0>(v_); }
-  T& operator*() { return value(); }
-  const T& operator*() const { return value(); }
-  T* operator->() { return &value(); }
-  const T* operator->() const { return &value(); }
-  const Failure& failure() const { return std::get<1>(v_); }
-
- private:
-  std::variant<T, Failure> v_;
-};
+using Result = tandem::Result<T, Failure>;
 
 }  // namespace tandem::builtin

@@ -74,7 +74,7 @@ Featurizer::Featurizer(FeaturizeSpec spec) : spec_(std::move(spec)) {
 Result<Reply> Featurizer::invoke(std::string_view body, std::string_view content_type,
                                  std::string_view accept) const {
   const auto answer_type = negotiate_accept(accept, {csv_type});
-  if (!answer_type) return answer_type.failure();
+  if (!answer_type) return answer_type.error();
   const auto type = request_media_type(content_type, csv_type);
   InputFormat format = InputFormat::csv;
   if (type == json_type) {
@@ -85,7 +85,7 @@ Result<Reply> Featurizer::invoke(std::string_view body, std::string_view content
     return unsupported_content_type(content_type, {csv_type, json_type, jsonlines_type});
   }
   auto csv = transform(body, format);
-  if (!csv) return csv.failure();
+  if (!csv) return csv.error();
   return Reply{std::move(*csv), std::string(csv_type)};
 }
 
@@ -93,25 +93,25 @@ Result<std::string> Featurizer::transform(std::string_view body, InputFormat for
   std::string out;
   Scratch scratch;
   std::size_t rows = 0;
-  const auto failure = read_rows(body, format, spec_.input_columns,
-                                 [&](std::span<const Cell> row, std::size_t number) {
-                                   ++rows;
-                                   return transform_row(row, number, scratch, out);
-                                 });
-  if (failure) return *failure;
+  auto status = read_rows(body, format, spec_.input_columns,
+                          [&](std::span<const Cell> row, std::size_t number) {
+                            ++rows;
+                            return transform_row(row, number, scratch, out);
+                          });
+  if (!status) return std::move(status).error();
   if (rows == 0) return Failure::bad_request("the request has no rows");
   return out;
 }
 
-MaybeFailure Featurizer::transform_row(std::span<const Cell> row, std::size_t number,
-                                       Scratch& scratch, std::string& out) const {
+Status Featurizer::transform_row(std::span<const Cell> row, std::size_t number, Scratch& scratch,
+                                 std::string& out) const {
   if (row.size() != spec_.n_input_columns) {
     return Failure::bad_request(fmt::format("row {}: expected {} columns, got {}", number,
                                             spec_.n_input_columns, row.size()));
   }
   const auto line_start = out.size();
   bool first = true;
-  const auto emit = [&](const Cell& cell) -> MaybeFailure {
+  const auto emit = [&](const Cell& cell) -> Status {
     if (!first) out.push_back(',');
     first = false;
     return append_output(cell, number, out);
@@ -120,23 +120,23 @@ MaybeFailure Featurizer::transform_row(std::span<const Cell> row, std::size_t nu
     scratch.cells.clear();
     for (const auto column : transformer.columns) scratch.cells.push_back(row[column]);
     for (const auto& step : transformer.steps) {
-      if (auto failure = apply(step, number, scratch)) return failure;
+      if (auto status = apply(step, number, scratch); !status) return status;
     }
     for (const auto& cell : scratch.cells) {
-      if (auto failure = emit(cell)) return failure;
+      if (auto status = emit(cell); !status) return status;
     }
   }
   for (const auto column : spec_.passthrough_columns) {
-    if (auto failure = emit(row[column])) return failure;
+    if (auto status = emit(row[column]); !status) return status;
   }
   // With one output column a missing value would make an empty line, which CSV readers skip
   // (so the next stage would see one row less): write it as "nan", which they read as missing.
   if (out.size() == line_start && output_width_ == 1) out.append("nan");
   out.push_back('\n');
-  return std::nullopt;
+  return {};
 }
 
-MaybeFailure Featurizer::apply(const Step& step, std::size_t row, Scratch& scratch) const {
+Status Featurizer::apply(const Step& step, std::size_t row, Scratch& scratch) const {
   if (const auto* impute_step = std::get_if<ImputeStep>(&step)) {
     return impute(*impute_step, scratch);
   }
@@ -146,7 +146,7 @@ MaybeFailure Featurizer::apply(const Step& step, std::size_t row, Scratch& scrat
   return onehot(std::get<OneHotStep>(step), row, scratch);
 }
 
-MaybeFailure Featurizer::impute(const ImputeStep& step, Scratch& scratch) const {
+Status Featurizer::impute(const ImputeStep& step, Scratch& scratch) const {
   for (std::size_t i = 0; i < scratch.cells.size(); ++i) {
     Cell& cell = scratch.cells[i];
     if (cell.kind != Cell::Kind::missing) continue;
@@ -158,11 +158,11 @@ MaybeFailure Featurizer::impute(const ImputeStep& step, Scratch& scratch) const 
       cell.text = std::get<std::string>(step.fill[i]);
     }
   }
-  return std::nullopt;
+  return {};
 }
 
 // Missing values stay missing, as StandardScaler passes NaN through.
-MaybeFailure Featurizer::scale(const ScaleStep& step, std::size_t row, Scratch& scratch) const {
+Status Featurizer::scale(const ScaleStep& step, std::size_t row, Scratch& scratch) const {
   for (std::size_t i = 0; i < scratch.cells.size(); ++i) {
     Cell& cell = scratch.cells[i];
     if (cell.kind == Cell::Kind::missing) continue;
@@ -173,10 +173,10 @@ MaybeFailure Featurizer::scale(const ScaleStep& step, std::size_t row, Scratch& 
     }
     cell.number = (cell.number - step.mean[i]) / step.scale[i];
   }
-  return std::nullopt;
+  return {};
 }
 
-MaybeFailure Featurizer::onehot(const OneHotStep& step, std::size_t row, Scratch& scratch) const {
+Status Featurizer::onehot(const OneHotStep& step, std::size_t row, Scratch& scratch) const {
   scratch.next.clear();
   for (std::size_t i = 0; i < scratch.cells.size(); ++i) {
     const Cell& cell = scratch.cells[i];
@@ -192,19 +192,19 @@ MaybeFailure Featurizer::onehot(const OneHotStep& step, std::size_t row, Scratch
     if (position) scratch.next[start + *position].number = 1;
   }
   std::swap(scratch.cells, scratch.next);
-  return std::nullopt;
+  return {};
 }
 
-MaybeFailure Featurizer::append_output(const Cell& cell, std::size_t row, std::string& out) const {
+Status Featurizer::append_output(const Cell& cell, std::size_t row, std::string& out) const {
   double value = cell.number;
-  if (cell.kind == Cell::Kind::missing) return std::nullopt;
+  if (cell.kind == Cell::Kind::missing) return {};
   if (cell.kind == Cell::Kind::text) {
     const auto parsed = parse_number(cell.text);
     if (!parsed) return not_a_number(cell, row);
     value = *parsed;
   }
   if (!std::isnan(value)) append_shortest(out, value);
-  return std::nullopt;
+  return {};
 }
 
 Failure Featurizer::not_a_number(const Cell& cell, std::size_t row) const {

@@ -41,13 +41,13 @@ class Featurizer {
     std::string number_text;
   };
 
-  MaybeFailure transform_row(std::span<const Cell> row, std::size_t number, Scratch& scratch,
-                             std::string& out) const;
-  MaybeFailure apply(const Step& step, std::size_t row, Scratch& scratch) const;
-  MaybeFailure impute(const ImputeStep& step, Scratch& scratch) const;
-  MaybeFailure scale(const ScaleStep& step, std::size_t row, Scratch& scratch) const;
-  MaybeFailure onehot(const OneHotStep& step, std::size_t row, Scratch& scratch) const;
-  MaybeFailure append_output(const Cell& cell, std::size_t row, std::string& out) const;
+  Status transform_row(std::span<const Cell> row, std::size_t number, Scratch& scratch,
+                       std::string& out) const;
+  Status apply(const Step& step, std::size_t row, Scratch& scratch) const;
+  Status impute(const ImputeStep& step, Scratch& scratch) const;
+  Status scale(const ScaleStep& step, std::size_t row, Scratch& scratch) const;
+  Status onehot(const OneHotStep& step, std::size_t row, Scratch& scratch) const;
+  Status append_output(const Cell& cell, std::size_t row, std::string& out) const;
   Failure not_a_number(const Cell& cell, std::size_t row) const;
 
   FeaturizeSpec spec_;

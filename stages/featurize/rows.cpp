@@ -20,17 +20,17 @@ Cell field_cell(std::string_view field, std::size_t column) {
   return Cell{.kind = Cell::Kind::text, .text = field, .column = column};
 }
 
-MaybeFailure read_csv(std::string_view body, const RowVisitor& visit) {
+Status read_csv(std::string_view body, const RowVisitor& visit) {
   CsvReader reader(body);
   std::vector<std::string_view> fields;
   std::vector<Cell> cells;
   for (;;) {
     auto more = reader.next(fields);
-    if (!more) return more.failure();
-    if (!*more) return std::nullopt;
+    if (!more) return more.error();
+    if (!*more) return {};
     cells.clear();
     for (std::size_t i = 0; i < fields.size(); ++i) cells.push_back(field_cell(fields[i], i));
-    if (auto failure = visit(cells, reader.row())) return failure;
+    if (auto status = visit(cells, reader.row()); !status) return status;
   }
 }
 
@@ -44,9 +44,8 @@ Result<json> parse_json(std::string_view text, std::string_view where) {
 }
 
 // Visits one JSON array as a row; its elements must be numbers, strings or null.
-MaybeFailure visit_json_row(const json& row, std::size_t number,
-                            const std::vector<std::string>& names, std::vector<Cell>& cells,
-                            const RowVisitor& visit) {
+Status visit_json_row(const json& row, std::size_t number, const std::vector<std::string>& names,
+                      std::vector<Cell>& cells, const RowVisitor& visit) {
   if (!row.is_array()) {
     return Failure::bad_request(
         fmt::format("row {}: expected an array of values, got {}", number, describe_json(row)));
@@ -85,24 +84,24 @@ Result<const json*> json_rows(const json& document, bool& single_row) {
       document.is_object() ? "an object without \"instances\"" : describe_json(document)));
 }
 
-MaybeFailure read_json(std::string_view body, const std::vector<std::string>& names,
-                       const RowVisitor& visit) {
+Status read_json(std::string_view body, const std::vector<std::string>& names,
+                 const RowVisitor& visit) {
   auto document = parse_json(body, "");
-  if (!document) return document.failure();
+  if (!document) return document.error();
   bool single_row = false;
   auto rows = json_rows(*document, single_row);
-  if (!rows) return rows.failure();
+  if (!rows) return rows.error();
   std::vector<Cell> cells;
   if (single_row) return visit_json_row(**rows, 1, names, cells, visit);
   std::size_t number = 0;
   for (const json& row : **rows) {
-    if (auto failure = visit_json_row(row, ++number, names, cells, visit)) return failure;
+    if (auto status = visit_json_row(row, ++number, names, cells, visit); !status) return status;
   }
-  return std::nullopt;
+  return {};
 }
 
-MaybeFailure read_jsonlines(std::string_view body, const std::vector<std::string>& names,
-                            const RowVisitor& visit) {
+Status read_jsonlines(std::string_view body, const std::vector<std::string>& names,
+                      const RowVisitor& visit) {
   std::vector<Cell> cells;
   std::size_t number = 0;
   while (!body.empty()) {
@@ -112,10 +111,10 @@ MaybeFailure read_jsonlines(std::string_view body, const std::vector<std::string
     if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
     ++number;
     auto row = parse_json(line, fmt::format("row {}: ", number));
-    if (!row) return row.failure();
-    if (auto failure = visit_json_row(*row, number, names, cells, visit)) return failure;
+    if (!row) return row.error();
+    if (auto status = visit_json_row(*row, number, names, cells, visit); !status) return status;
   }
-  return std::nullopt;
+  return {};
 }
 
 }  // namespace
@@ -130,8 +129,8 @@ std::string describe_cell(std::size_t row, std::size_t column,
   return fmt::format("row {}, {}", row, describe_column(column, names));
 }
 
-MaybeFailure read_rows(std::string_view body, InputFormat format,
-                       const std::vector<std::string>& names, const RowVisitor& visit) {
+Status read_rows(std::string_view body, InputFormat format, const std::vector<std::string>& names,
+                 const RowVisitor& visit) {
   switch (format) {
     case InputFormat::csv:
       return read_csv(body, visit);
@@ -140,7 +139,7 @@ MaybeFailure read_rows(std::string_view body, InputFormat format,
     case InputFormat::jsonlines:
       return read_jsonlines(body, names, visit);
   }
-  return std::nullopt;
+  return {};
 }
 
 }  // namespace tandem::builtin::featurize

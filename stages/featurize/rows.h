@@ -33,14 +33,14 @@ std::string describe_cell(std::size_t row, std::size_t column,
                           const std::vector<std::string>& names);
 
 // Called once per row with its cells (their `column` set) and its 1-based number.
-using RowVisitor = std::function<MaybeFailure(std::span<const Cell> row, std::size_t number)>;
+using RowVisitor = std::function<Status(std::span<const Cell> row, std::size_t number)>;
 
 // Reads the rows of `body` and visits each, stopping at the first Failure (a malformed body, or
 // what the visitor returns). Missing values (empty fields, "nan" in any case, JSON null)
 // become missing cells; JSON numbers numbers; every other field text. JSON bodies are
 // {"instances": [[...], ...]}, [[...], ...] or one row [...]; JSON lines hold one array each.
 // `names` only serve messages.
-MaybeFailure read_rows(std::string_view body, InputFormat format,
-                       const std::vector<std::string>& names, const RowVisitor& visit);
+Status read_rows(std::string_view body, InputFormat format, const std::vector<std::string>& names,
+                 const RowVisitor& visit);
 
 }  // namespace tandem::builtin::featurize

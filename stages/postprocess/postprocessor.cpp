@@ -46,12 +46,12 @@ void append_json_decision(std::string& out, const Decision& decision) {
 Result<Reply> Postprocessor::invoke(std::string_view body, std::string_view content_type,
                                     std::string_view accept) const {
   const auto answer_type = negotiate_accept(accept, {json_type, csv_type, jsonlines_type});
-  if (!answer_type) return answer_type.failure();
+  if (!answer_type) return answer_type.error();
   if (request_media_type(content_type, csv_type) != csv_type) {
     return unsupported_content_type(content_type, {csv_type});
   }
   auto decisions = decide(body);
-  if (!decisions) return decisions.failure();
+  if (!decisions) return decisions.error();
   if (*answer_type == csv_type) return Reply{format_csv(*decisions), std::string(csv_type)};
   if (*answer_type == jsonlines_type) {
     return Reply{format_jsonlines(*decisions), std::string(jsonlines_type)};
@@ -68,7 +68,7 @@ Result<std::vector<Decision>> Postprocessor::decide(std::string_view csv) const 
   std::vector<Decision> decisions;
   for (;;) {
     auto more = reader.next(fields);
-    if (!more) return more.failure();
+    if (!more) return more.error();
     if (!*more) break;
     if (fields.size() != expected) {
       return Failure::bad_request(fmt::format("row {}: expected {} score{}, got {}", reader.row(),

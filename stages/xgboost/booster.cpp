@@ -66,7 +66,7 @@ Booster Booster::load(const std::filesystem::path& file, int threads) {
       std::vector<float>(booster.num_features_, std::numeric_limits<float>::quiet_NaN())};
   auto warm_up = booster.predict(one_missing_row);
   if (!warm_up) {
-    throw std::runtime_error(fmt::format("{}: {}", file.string(), warm_up.failure().message));
+    throw std::runtime_error(fmt::format("{}: {}", file.string(), warm_up.error().message));
   }
   booster.outputs_per_row_ = warm_up->per_row;
   return booster;

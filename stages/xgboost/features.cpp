@@ -39,8 +39,8 @@ std::optional<std::size_t> parse_index(std::string_view text) {
 
 // Reads the tokens of one LIBSVM line into `row` (pre-filled with NaN). `seen[i] == number`
 // marks feature i as already set in this row.
-MaybeFailure parse_libsvm_row(std::string_view line, std::size_t number, std::span<float> row,
-                              std::vector<std::size_t>& seen) {
+Status parse_libsvm_row(std::string_view line, std::size_t number, std::span<float> row,
+                        std::vector<std::size_t>& seen) {
   bool first = true;
   std::size_t start = 0;
   while ((start = line.find_first_not_of(" \t", start)) != std::string_view::npos) {
@@ -78,7 +78,7 @@ MaybeFailure parse_libsvm_row(std::string_view line, std::size_t number, std::sp
     seen[*index] = number;
     row[*index] = to_float(*value);
   }
-  return std::nullopt;
+  return {};
 }
 
 }  // namespace
@@ -89,7 +89,7 @@ Result<FeatureMatrix> parse_csv_features(std::string_view body, std::size_t num_
   std::vector<std::string_view> fields;
   for (;;) {
     auto more = reader.next(fields);
-    if (!more) return more.failure();
+    if (!more) return more.error();
     if (!*more) break;
     if (fields.size() != num_features) {
       return Failure::bad_request(fmt::format("row {}: expected {}, got {}", reader.row(),
@@ -125,7 +125,8 @@ Result<FeatureMatrix> parse_libsvm_features(std::string_view body, std::size_t n
     const std::size_t number = ++matrix.rows;
     matrix.values.resize(matrix.rows * num_features, missing);
     const std::span<float> row(matrix.values.data() + (number - 1) * num_features, num_features);
-    if (auto failure = parse_libsvm_row(line, number, row, seen)) return *failure;
+    if (auto status = parse_libsvm_row(line, number, row, seen); !status)
+      return std::move(status).error();
   }
   return matrix;
 }

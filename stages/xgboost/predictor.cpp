@@ -16,7 +16,7 @@ constexpr std::string_view x_libsvm_type = "text/x-libsvm";  // SageMaker's cont
 Result<Reply> Predictor::invoke(std::string_view body, std::string_view content_type,
                                 std::string_view accept) const {
   const auto answer_type = negotiate_accept(accept, {csv_type});
-  if (!answer_type) return answer_type.failure();
+  if (!answer_type) return answer_type.error();
   const auto type = request_media_type(content_type, csv_type);
   const bool libsvm = type == libsvm_type || type == x_libsvm_type;
   if (type != csv_type && !libsvm) {
@@ -24,10 +24,10 @@ Result<Reply> Predictor::invoke(std::string_view body, std::string_view content_
   }
   const auto matrix = libsvm ? parse_libsvm_features(body, booster_.num_features())
                              : parse_csv_features(body, booster_.num_features());
-  if (!matrix) return matrix.failure();
+  if (!matrix) return matrix.error();
   if (matrix->rows == 0) return Failure::bad_request("the request has no rows");
   const auto predictions = booster_.predict(*matrix);
-  if (!predictions) return predictions.failure();
+  if (!predictions) return predictions.error();
   return Reply{format_predictions(*predictions), std::string(csv_type)};
 }
 

@@ -34,14 +34,14 @@ Featurizer with_steps(int columns, const std::string& steps, const char* extra =
 std::string run(const Featurizer& featurizer, std::string_view body,
                 InputFormat format = InputFormat::csv) {
   const auto result = featurizer.transform(body, format);
-  if (!result) return std::to_string(result.failure().status) + ": " + result.failure().message;
+  if (!result) return std::to_string(result.error().status) + ": " + result.error().message;
   return *result;
 }
 
 std::string invoke(const Featurizer& featurizer, std::string_view body,
                    std::string_view content_type, std::string_view accept = "") {
   const auto result = featurizer.invoke(body, content_type, accept);
-  if (!result) return std::to_string(result.failure().status) + ": " + result.failure().message;
+  if (!result) return std::to_string(result.error().status) + ": " + result.error().message;
   CHECK(result->content_type == "text/csv");
   return result->body;
 }

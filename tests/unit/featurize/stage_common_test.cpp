@@ -34,8 +34,8 @@ std::string csv_error(std::string_view body) {
   for (;;) {
     auto more = reader.next(fields);
     if (!more) {
-      CHECK(more.failure().status == 400);
-      return more.failure().message;
+      CHECK(more.error().status == 400);
+      return more.error().message;
     }
     if (!*more) FAIL("no error reading " << body);
   }
@@ -155,7 +155,7 @@ TEST_CASE("unsupported_content_type names what is accepted") {
 std::string negotiated(std::string_view accept) {
   const auto result =
       negotiate_accept(accept, {"application/json", "text/csv", "application/jsonlines"});
-  return result ? std::string(*result) : "406: " + result.failure().message;
+  return result ? std::string(*result) : "406: " + result.error().message;
 }
 
 TEST_CASE("negotiate_accept") {
@@ -186,8 +186,8 @@ TEST_CASE("negotiate_accept") {
   }
   const auto failure = negotiate_accept("image/*", {"text/csv"});
   REQUIRE_FALSE(failure.ok());
-  CHECK(failure.failure().status == 406);
-  CHECK(failure.failure().message == "unsupported Accept \"image/*\": use text/csv");
+  CHECK(failure.error().status == 406);
+  CHECK(failure.error().message == "unsupported Accept \"image/*\": use text/csv");
 }
 
 }  // namespace

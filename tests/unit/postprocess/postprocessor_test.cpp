@@ -19,7 +19,7 @@ Postprocessor argmax() {
 std::string invoke(const Postprocessor& postprocessor, std::string_view body,
                    std::string_view accept = "", std::string_view content_type = "text/csv") {
   const auto reply = postprocessor.invoke(body, content_type, accept);
-  if (!reply) return std::to_string(reply.failure().status) + ": " + reply.failure().message;
+  if (!reply) return std::to_string(reply.error().status) + ": " + reply.error().message;
   return reply->content_type + "|" + reply->body;
 }
 

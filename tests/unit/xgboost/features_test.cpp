@@ -20,8 +20,8 @@ std::vector<float> values_of(const FeatureMatrix& matrix) {
 
 std::string error_of(const Result<FeatureMatrix>& result) {
   REQUIRE_FALSE(result.ok());
-  CHECK(result.failure().status == 400);
-  return result.failure().message;
+  CHECK(result.error().status == 400);
+  return result.error().message;
 }
 
 TEST_CASE("CSV: rows of numbers, empty or nan fields missing") {

@@ -70,7 +70,7 @@ void check_close(const std::vector<std::vector<double>>& actual,
 std::string invoke_ok(const Predictor& predictor, const std::string& body,
                       std::string_view content_type) {
   const auto reply = predictor.invoke(body, content_type, "");
-  if (!reply) FAIL(reply.failure().status << ": " << reply.failure().message);
+  if (!reply) FAIL(reply.error().status << ": " << reply.error().message);
   CHECK(reply->content_type == "text/csv");
   return reply->body;
 }
@@ -79,7 +79,7 @@ std::string invoke_error(const Predictor& predictor, std::string_view body,
                          std::string_view content_type, std::string_view accept = "") {
   const auto reply = predictor.invoke(body, content_type, accept);
   REQUIRE_FALSE(reply.ok());
-  return std::to_string(reply.failure().status) + ": " + reply.failure().message;
+  return std::to_string(reply.error().status) + ": " + reply.error().message;
 }
 
 TEST_CASE("every model kind and file format predicts what Python predicts") {

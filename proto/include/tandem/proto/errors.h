@@ -9,7 +9,8 @@
 #include <string>
 #include <string_view>
 #include <utility>
-#include <variant>
+
+#include "tandem/proto/result.h"
 
 namespace tandem::proto {
 
@@ -80,20 +81,6 @@ std::string excerpt(std::string_view body, std::size_t limit = 512);
 
 // A value or the Error that prevented it.
 template <typename T>
-class Result {
- public:
-  Result(T value) : v_(std::move(value)) {}
-  Result(Error error) : v_(std::move(error)) {}
-  bool ok() const { return v_.index() == 0; }
-  explicit operator bool() const { return ok(); }
-  T& value() { return std::get<0>(v_); }
-  const T& value() const { return std::get<0>(v_); }
-  T& operator*() { return value(); }
-  T* operator->() { return &value(); }
-  const Error& error() const { return std::get<1>(v_); }
-
- private:
-  std::variant<T, Error> v_;
-};
+using Result = tandem::Result<T, Error>;
 
 }  // namespace tandem::proto
