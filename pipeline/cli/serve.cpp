@@ -5,12 +5,14 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cstdlib>
 
 #include "pipeline/capture/endpoint_capture.h"
 #include "pipeline/common/log.h"
+#include "pipeline/runtime/event_loop.h"
 #include "pipeline/runtime/stage_runtime.h"
 #include "pipeline/server/front_server.h"
 
@@ -32,6 +34,8 @@ std::uint16_t resolve_port(const spec::PipelineSpec& spec, const ServeOptions& o
   return spec.server.port;
 }
 
+// The endpoint's life on the event loop: start the stages, serve until a signal asks to stop,
+// then drain and stop the stages. A signal during start-up interrupts it.
 struct App {
   asio::io_context& io;
   const spec::PipelineSpec& spec;
@@ -40,9 +44,38 @@ struct App {
   std::unique_ptr<server::FrontServer> front;
   std::unique_ptr<capture::EndpointCapture> capture;
   bool stop_requested = false;
+  bool serving = false;
+  // Cancelled by the first SIGINT or SIGTERM while serving.
+  asio::steady_timer stop_signal{io, asio::steady_timer::time_point::max()};
   int exit_code = 0;
 
   asio::awaitable<void> run() {
+    if (!co_await start()) co_return;
+    if (stop_requested) co_return co_await shutdown();
+    if (!serve()) {
+      co_await stages.stop();
+      co_return;
+    }
+    serving = true;
+    boost::system::error_code ec;
+    while (!stop_requested)
+      co_await stop_signal.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    co_await shutdown();
+  }
+
+  void request_stop(int signal_number) {
+    if (stop_requested) return;
+    log::info("received {}; shutting down", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+    stop_requested = true;
+    if (serving) {
+      stop_signal.cancel();
+    } else {
+      asio::co_spawn(io, stages.stop(), asio::detached);  // interrupts start-up
+    }
+  }
+
+  // False when the endpoint cannot start (logged, exit code set) or a signal interrupted it.
+  asio::awaitable<bool> start() {
     log::info("starting endpoint '{}': {} stage(s)", spec.name, spec.stages.size());
     std::optional<std::string> failure;
     try {
@@ -50,13 +83,16 @@ struct App {
     } catch (const std::exception& e) {
       failure = e.what();
     }
-    if (failure) {
-      if (stop_requested) co_return;  // interrupted by a signal: not a failure
+    if (!failure) co_return true;
+    if (!stop_requested) {  // interrupted by a signal: not a failure
       log::error("start-up failed: {}", *failure);
       exit_code = 1;
-      co_return;
     }
-    if (stop_requested) co_return co_await shutdown();
+    co_return false;
+  }
+
+  // Opens the front server; false (logged, exit code set) when it cannot listen.
+  bool serve() {
     front = std::make_unique<server::FrontServer>(io.get_executor(), spec, stages.chain(), hooks());
     try {
       if (spec.capture) {
@@ -71,13 +107,11 @@ struct App {
           "endpoint '{}' serving on http://{}:{} (POST /invocations, POST "
           "/endpoints/{}/invocations, GET /ping)",
           spec.name, host, endpoint.port(), spec.name);
+      return true;
     } catch (const std::exception& e) {
-      failure = e.what();
-    }
-    if (failure) {
-      log::error("{}", *failure);
+      log::error("{}", e.what());
       exit_code = 1;
-      co_await stages.stop();
+      return false;
     }
   }
 
@@ -125,48 +159,17 @@ struct App {
     if (capture) capture->close();
     co_await stages.stop();
     log::info("endpoint '{}' stopped", spec.name);
-    io.stop();
   }
 };
 
 }  // namespace
 
 int serve(const spec::PipelineSpec& spec, const ServeOptions& options) {
-  ::signal(SIGPIPE, SIG_IGN);
   asio::io_context io(1);
   App app{io, spec, options};
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  bool started = false;
-  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
-    if (ec) return;
-    log::info("received {}; shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    app.stop_requested = true;
-    if (started) {
-      asio::co_spawn(io, app.shutdown(), asio::detached);
-    } else {
-      asio::co_spawn(io, app.stages.stop(), asio::detached);  // interrupts start-up
-    }
-  });
-  asio::co_spawn(io, app.run(), [&](std::exception_ptr e) {
-    if (e) {
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        log::error("internal error: {}", ex.what());
-      }
-      app.exit_code = 70;
-    }
-    started = true;
-    if (app.exit_code != 0) {
-      io.stop();
-    } else if (app.stop_requested && app.front) {
-      asio::co_spawn(io, app.shutdown(), asio::detached);
-    } else if (app.stop_requested) {
-      io.stop();
-    }
-  });
-  io.run();
-  return app.exit_code;
+  return runtime::run_until_done(
+      io, app.run(), [&](int signal_number) { app.request_stop(signal_number); },
+      [&] { return app.exit_code; });
 }
 
 }  // namespace tandem::cli
