@@ -124,22 +124,23 @@ asio::awaitable<InvocationResult> ChainExecutor::invoke(Invocation invocation) {
                       stage.max_inflight, seconds(Clock::now() - hop_start)));
       break;
     }
-    StageOutcome outcome;
+    std::optional<StageOutcome> called;
     {
       AsyncSemaphore::Lease lease(*inflight_[index]);
       StageRequest request{body, std::move(headers), hop_deadline};
       if (position == 0) request.body_source = invocation.body_source.get();
-      outcome = co_await transports_[index]->call(request);
+      called.emplace(co_await transports_[index]->call(request));
     }
+    StageOutcome& outcome = *called;
     const auto elapsed = Clock::now() - hop_start;
-    const int status = outcome.response ? outcome.response->status : 0;
+    const int status = outcome ? outcome->status : 0;
     result.timings.push_back({stage.name, duration_cast<microseconds>(elapsed), status});
-    if (!outcome.response) {
+    if (!outcome) {
       result.error =
-          failure_error(index, position, stages.size(), stages, outcome.failure, elapsed);
+          failure_error(index, position, stages.size(), stages, outcome.error(), elapsed);
       break;
     }
-    auto& response = *outcome.response;
+    auto& response = *outcome;
     if (invocation.record_hops) {
       result.hops.back().response_body = response.body;
       result.hops.back().response_content_type = response.content_type;

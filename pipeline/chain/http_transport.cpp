@@ -22,7 +22,7 @@ using Kind = TransportFailure::Kind;
 namespace {
 
 StageOutcome failed(Kind kind, std::string message) {
-  return StageOutcome{std::nullopt, TransportFailure{kind, std::move(message)}};
+  return TransportFailure{kind, std::move(message)};
 }
 
 template <class Body>
@@ -110,7 +110,7 @@ asio::awaitable<StageOutcome> HttpStageTransport::call(StageRequest request) {
     }
     bool retryable = false;
     auto outcome = co_await attempt(request, connection, retryable);
-    if (outcome.response) {
+    if (outcome) {
       if (connection && connection->buffer.size() != 0) {
         note_stray_bytes(connection->buffer.size());
         connection.reset();
@@ -248,7 +248,7 @@ asio::awaitable<StageOutcome> HttpStageTransport::attempt(StageRequest& request,
   if (auto it = res.find(header::custom_attributes); it != res.end())
     response.custom_attributes = std::string(it->value());
   if (!res.keep_alive() || write_ec) connection.reset();
-  co_return StageOutcome{std::move(response), {}};
+  co_return response;
 }
 
 }  // namespace tandem::chain

@@ -27,7 +27,7 @@ using Kind = TransportFailure::Kind;
 namespace {
 
 StageOutcome failed(Kind kind, std::string message) {
-  return StageOutcome{std::nullopt, TransportFailure{kind, std::move(message)}};
+  return TransportFailure{kind, std::move(message)};
 }
 
 [[noreturn]] void fail(const std::string& what) {
@@ -143,7 +143,7 @@ class ShmStageTransport::Channel : public std::enable_shared_from_this<Channel> 
         response.body = std::move(done.response.body);
         response.content_type = done.response.content_type.value_or("");
         response.custom_attributes = std::move(done.response.custom_attributes);
-        return StageOutcome{std::move(response), {}};
+        return response;
       }
       case shm::Completion::Kind::too_large:
         return failed(Kind::too_large, "response body of " + std::to_string(done.response_size) +

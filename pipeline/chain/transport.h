@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tandem/proto/result.h"
 #include "tandem/proto/shm_segment.h"
 
 namespace tandem::chain {
@@ -60,10 +61,8 @@ struct TransportFailure {
   std::string message;  // e.g. "connection reset before a response (did the stage crash?)"
 };
 
-struct StageOutcome {
-  std::optional<StageResponse> response;  // set when the stage answered
-  TransportFailure failure;               // meaningful when it did not
-};
+// The stage's answer (whatever its status), or why it gave none.
+using StageOutcome = Result<StageResponse, TransportFailure>;
 
 // What a stage process must inherit to be reached by its transport: descriptors (closed in
 // tandem once the stage is started) and the environment variables that name them.

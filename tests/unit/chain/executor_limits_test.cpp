@@ -42,7 +42,7 @@ class GatedTransport : public StageTransport {
   }
   void reset(std::uint16_t) override {}
 
-  StageOutcome outcome{StageResponse{200, "0.93", "text/csv", std::nullopt}, {}};
+  StageOutcome outcome{StageResponse{200, "0.93", "text/csv", std::nullopt}};
   Clock::duration delay{0};
   asio::steady_timer* gate = nullptr;
   bool throw_on_call = false;
@@ -137,7 +137,7 @@ TEST_CASE("a stage that times out: the error says after how long, and the limits
   OneStage h;
   h.build();
   h.transport->delay = 50ms;
-  h.transport->outcome = {std::nullopt, {TransportFailure::Kind::timeout, "no response"}};
+  h.transport->outcome = TransportFailure{TransportFailure::Kind::timeout, "no response"};
   const InvocationResult r = h.invoke();
   REQUIRE(r.error.has_value());
   CHECK(r.error->type == proto::ErrorType::model);

@@ -30,11 +30,11 @@ struct Call {
 };
 
 StageOutcome answer(int status, std::string body, std::string content_type, Opt custom = {}) {
-  return {StageResponse{status, std::move(body), std::move(content_type), std::move(custom)}, {}};
+  return StageResponse{status, std::move(body), std::move(content_type), std::move(custom)};
 }
 
 StageOutcome failure(Kind kind, std::string message) {
-  return {std::nullopt, TransportFailure{kind, std::move(message)}};
+  return TransportFailure{kind, std::move(message)};
 }
 
 class FakeHealth : public StageHealth {

@@ -138,11 +138,14 @@ StageRequest request_of(std::string_view body, std::chrono::milliseconds timeout
 // collector keeps the loop busy forever) and returns their outcomes in order.
 std::vector<StageOutcome> run_calls(asio::io_context& io, ShmStageTransport& transport,
                                     std::vector<StageRequest> calls) {
-  std::vector<StageOutcome> outcomes(calls.size());
+  std::vector<std::optional<StageOutcome>> outcomes(calls.size());
   std::size_t done = 0;
   for (std::size_t i = 0; i < calls.size(); ++i) {
     asio::co_spawn(
-        io, [&, i]() -> asio::awaitable<void> { outcomes[i] = co_await transport.call(calls[i]); },
+        io,
+        [&, i]() -> asio::awaitable<void> {
+          outcomes[i].emplace(co_await transport.call(calls[i]));
+        },
         [&](std::exception_ptr e) {
           if (e) std::rethrow_exception(e);
           if (++done == calls.size()) io.stop();
@@ -151,7 +154,9 @@ std::vector<StageOutcome> run_calls(asio::io_context& io, ShmStageTransport& tra
   io.run();
   io.restart();
   REQUIRE(done == calls.size());
-  return outcomes;
+  std::vector<StageOutcome> answered;
+  for (auto& outcome : outcomes) answered.push_back(std::move(*outcome));
+  return answered;
 }
 
 }  // namespace
@@ -161,11 +166,11 @@ TEST_CASE("shm: a request and its answer cross with every header", "[shm]") {
   ShmStageTransport transport(io.get_executor(), {geometry});
   FakeStage stage(transport.prepare_launch(), Behaviour::echo);
   const auto outcomes = run_calls(io, transport, {request_of("abc")});
-  REQUIRE(outcomes[0].response);
-  CHECK(outcomes[0].response->status == 200);
-  CHECK(outcomes[0].response->body == "abc|stage");
-  CHECK(outcomes[0].response->content_type == "text/csv");
-  CHECK(outcomes[0].response->custom_attributes == "out=1");
+  REQUIRE(outcomes[0].ok());
+  CHECK(outcomes[0]->status == 200);
+  CHECK(outcomes[0]->body == "abc|stage");
+  CHECK(outcomes[0]->content_type == "text/csv");
+  CHECK(outcomes[0]->custom_attributes == "out=1");
   const auto received = stage.received();
   REQUIRE(received.size() == 1);
   CHECK(received[0].content_type == "text/plain");
@@ -186,8 +191,8 @@ TEST_CASE("shm: more concurrent calls than slots all get their own answers", "[s
   for (int round = 0; round < 5; ++round) {  // slots wrap around many times
     const auto outcomes = run_calls(io, transport, calls);
     for (std::size_t i = 0; i < bodies.size(); ++i) {
-      REQUIRE(outcomes[i].response);
-      CHECK(outcomes[i].response->body == bodies[i] + "|stage");
+      REQUIRE(outcomes[i].ok());
+      CHECK(outcomes[i]->body == bodies[i] + "|stage");
     }
   }
   CHECK(stage.received().size() == 100);
@@ -199,22 +204,22 @@ TEST_CASE("shm: a stage that dies fails exactly the calls in flight", "[shm]") {
   FakeStage stage(transport.prepare_launch(), Behaviour::die);
   const auto outcomes = run_calls(io, transport, {request_of("a"), request_of("b")});
   for (const auto& outcome : outcomes) {
-    REQUIRE_FALSE(outcome.response);
-    CHECK(outcome.failure.kind == Kind::closed);
-    CHECK(outcome.failure.message ==
+    REQUIRE_FALSE(outcome.ok());
+    CHECK(outcome.error().kind == Kind::closed);
+    CHECK(outcome.error().message ==
           "the stage exited before answering (its shared-memory channel closed)");
   }
   // Later calls on the dead channel fail at once; after a relaunch they are served.
   auto later = run_calls(io, transport, {request_of("c")});
-  CHECK(later[0].failure.kind == Kind::connect);
-  CHECK(later[0].failure.message ==
+  CHECK(later[0].error().kind == Kind::connect);
+  CHECK(later[0].error().message ==
         "the stage exited before answering (its shared-memory channel closed); this request "
         "was not sent to it");
   stage.stop();
   FakeStage restarted(transport.prepare_launch(), Behaviour::echo);
   later = run_calls(io, transport, {request_of("d")});
-  REQUIRE(later[0].response);
-  CHECK(later[0].response->body == "d|stage");
+  REQUIRE(later[0].ok());
+  CHECK(later[0]->body == "d|stage");
 }
 
 TEST_CASE("shm: a stage that never answers times out, and its slot stays held", "[shm]") {
@@ -225,14 +230,14 @@ TEST_CASE("shm: a stage that never answers times out, and its slot stays held", 
   for (int i = 0; i < 4; ++i) calls.push_back(request_of("x", 20ms));
   auto outcomes = run_calls(io, transport, calls);
   for (const auto& outcome : outcomes) {
-    REQUIRE_FALSE(outcome.response);
-    CHECK(outcome.failure.kind == Kind::timeout);
-    CHECK(outcome.failure.message == "timed out waiting for the response");
+    REQUIRE_FALSE(outcome.ok());
+    CHECK(outcome.error().kind == Kind::timeout);
+    CHECK(outcome.error().message == "timed out waiting for the response");
   }
   // Every slot holds a request the stage may still write into: none is reused.
   outcomes = run_calls(io, transport, {request_of("y", 20ms)});
-  CHECK(outcomes[0].failure.kind == Kind::timeout);
-  CHECK(outcomes[0].failure.message ==
+  CHECK(outcomes[0].error().kind == Kind::timeout);
+  CHECK(outcomes[0].error().message ==
         "timed out waiting for a free shared-memory slot (every slot holds a request the stage "
         "has not answered)");
   CHECK(stage.received().size() == 4);
@@ -245,8 +250,8 @@ TEST_CASE("shm: payloads that do not fit are refused", "[shm]") {
     FakeStage stage(transport.prepare_launch(), Behaviour::echo);
     const std::string body(geometry.request_capacity + 1, 'r');
     const auto outcomes = run_calls(io, transport, {request_of(body)});
-    CHECK(outcomes[0].failure.kind == Kind::request_too_large);
-    CHECK(outcomes[0].failure.message ==
+    CHECK(outcomes[0].error().kind == Kind::request_too_large);
+    CHECK(outcomes[0].error().message ==
           "the request body of 4097 bytes is over the shared-memory slot's request area of 4096 "
           "bytes");
     CHECK(stage.received().empty());
@@ -254,8 +259,8 @@ TEST_CASE("shm: payloads that do not fit are refused", "[shm]") {
   SECTION("a response over the slot") {
     FakeStage stage(transport.prepare_launch(), Behaviour::oversize);
     const auto outcomes = run_calls(io, transport, {request_of("small")});
-    CHECK(outcomes[0].failure.kind == Kind::too_large);
-    CHECK(outcomes[0].failure.message == "response body of 4097 bytes over the shared-memory slot");
+    CHECK(outcomes[0].error().kind == Kind::too_large);
+    CHECK(outcomes[0].error().message == "response body of 4097 bytes over the shared-memory slot");
   }
 }
 
@@ -264,8 +269,8 @@ TEST_CASE("shm: a stage that never attached is reported at once", "[shm]") {
   ShmStageTransport transport(io.get_executor(), {geometry});
   FakeStage stage(transport.prepare_launch(), Behaviour::echo, /*attach=*/false);
   const auto outcomes = run_calls(io, transport, {request_of("a")});
-  CHECK(outcomes[0].failure.kind == Kind::connect);
-  CHECK(outcomes[0].failure.message ==
+  CHECK(outcomes[0].error().kind == Kind::connect);
+  CHECK(outcomes[0].error().message ==
         "the stage has not attached to its shared-memory segment (transport: shm needs a stage "
         "built on the stage SDK, or one that implements docs/shm.md)");
 }
