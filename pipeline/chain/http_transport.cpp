@@ -123,44 +123,108 @@ asio::awaitable<StageOutcome> HttpStageTransport::call(StageRequest request) {
   }
 }
 
+asio::awaitable<Result<std::unique_ptr<HttpStageTransport::Connection>, TransportFailure>>
+HttpStageTransport::open(std::chrono::steady_clock::time_point deadline) {
+  auto connection = std::make_unique<Connection>(executor_);
+  connection->epoch = epoch_;
+  connection->stream.expires_at(deadline);
+  const asio::ip::tcp::endpoint endpoint(asio::ip::address_v4::loopback(), options_.port);
+  beast::error_code ec;
+  co_await connection->stream.async_connect(endpoint,
+                                            asio::redirect_error(asio::use_awaitable, ec));
+  if (ec == beast::error::timeout)
+    co_return TransportFailure{Kind::timeout, "timed out connecting"};
+  if (ec == asio::error::no_descriptors || ec == boost::system::errc::too_many_files_open_in_system)
+    co_return TransportFailure{Kind::exhausted,
+                               "tandem is out of file descriptors (" + ec.message() + ")"};
+  if (ec) {
+    co_return TransportFailure{
+        Kind::connect,
+        "cannot connect to 127.0.0.1:" + std::to_string(options_.port) + ": " + ec.message()};
+  }
+  connection->stream.socket().set_option(asio::ip::tcp::no_delay(true), ec);
+  co_return std::move(connection);
+}
+
+// Chunked, piece by piece as the source produces them, without the last chunk (the caller
+// writes it once the source says the body is complete).
+asio::awaitable<beast::error_code> HttpStageTransport::write_chunks(Connection& connection,
+                                                                    StageRequest& request) {
+  beast::error_code ec;
+  http::request<http::empty_body> head{http::verb::post, "/invocations", 11};
+  set_headers(head, request, options_.port);
+  head.chunked(true);
+  http::request_serializer<http::empty_body> serializer(head);
+  co_await http::async_write_header(connection.stream, serializer,
+                                    asio::redirect_error(asio::use_awaitable, ec));
+  while (!ec) {
+    auto piece = co_await request.body_source->next();
+    if (!piece) break;
+    if (piece->empty()) continue;
+    co_await asio::async_write(connection.stream, http::make_chunk(asio::buffer(*piece)),
+                               asio::redirect_error(asio::use_awaitable, ec));
+  }
+  co_return ec;
+}
+
+// Reads the stage's answer into `parsing`, skipping interim (1xx) responses, and refusing a
+// declared Content-Length over the limit before any of the body is read.
+asio::awaitable<beast::error_code> HttpStageTransport::read_response(
+    Connection& connection, std::optional<http::response_parser<http::string_body>>& parsing) {
+  beast::error_code ec;
+  for (int interim = 0;; ++interim) {
+    auto& next = parsing.emplace();
+    next.body_limit(options_.response_body_limit);
+    next.header_limit(proto::http_framing::kReadBufferLimit);
+    // Header first: Beast 1.74's eager parse does not enforce body_limit against a declared
+    // Content-Length, so the limit is checked here before any of the body is read.
+    co_await http::async_read_header(connection.stream, connection.buffer, next,
+                                     asio::redirect_error(asio::use_awaitable, ec));
+    // An interim response (100 Continue, 103 Early Hints) precedes the answer: skip it.
+    const auto code = ec ? 0 : next.get().result_int();
+    if (code < 100 || code > 199 || code == 101) break;
+    if (interim == kMaxInterimResponses) co_return http::error::bad_status;
+  }
+  if (ec) co_return ec;
+  const auto length = parsing->content_length();
+  if (length && *length > options_.response_body_limit) co_return http::error::body_limit;
+  co_await http::async_read(connection.stream, connection.buffer, *parsing,
+                            asio::redirect_error(asio::use_awaitable, ec));
+  co_return ec;
+}
+
+TransportFailure HttpStageTransport::read_failure(const beast::error_code& ec) const {
+  if (ec == beast::error::timeout) return {Kind::timeout, "timed out waiting for the response"};
+  if (ec == http::error::body_limit) {
+    return {Kind::too_large, "response body over the limit of " +
+                                 std::to_string(options_.response_body_limit) + " bytes"};
+  }
+  if (is_closed_error(ec)) {
+    return {Kind::closed, std::string("connection ") +
+                              (ec == asio::error::connection_reset ? "reset" : "closed") +
+                              " before a complete response (did the stage crash?)"};
+  }
+  if (proto::http_framing::is_framing_overflow(ec)) {
+    return {Kind::protocol,
+            "malformed HTTP response: " + proto::http_framing::framing_overflow_message()};
+  }
+  return {Kind::protocol, "malformed HTTP response: " + ec.message()};
+}
+
 asio::awaitable<StageOutcome> HttpStageTransport::attempt(StageRequest& request,
                                                           std::unique_ptr<Connection>& connection,
                                                           bool& retryable) {
-  beast::error_code ec;
   const bool reused = connection != nullptr;
   if (!connection) {
-    connection = std::make_unique<Connection>(executor_);
-    connection->epoch = epoch_;
-    connection->stream.expires_at(request.deadline);
-    const asio::ip::tcp::endpoint endpoint(asio::ip::address_v4::loopback(), options_.port);
-    co_await connection->stream.async_connect(endpoint,
-                                              asio::redirect_error(asio::use_awaitable, ec));
-    if (ec == beast::error::timeout) co_return failed(Kind::timeout, "timed out connecting");
-    if (ec == asio::error::no_descriptors ||
-        ec == boost::system::errc::too_many_files_open_in_system)
-      co_return failed(Kind::exhausted, "tandem is out of file descriptors (" + ec.message() + ")");
-    if (ec)
-      co_return failed(Kind::connect, "cannot connect to 127.0.0.1:" +
-                                          std::to_string(options_.port) + ": " + ec.message());
-    connection->stream.socket().set_option(asio::ip::tcp::no_delay(true), ec);
+    auto opened = co_await open(request.deadline);
+    if (!opened) co_return std::move(opened).error();
+    connection = std::move(*opened);
   }
   connection->stream.expires_at(request.deadline);
+  beast::error_code ec;
   if (request.body_source) {
-    // Chunked, piece by piece as the source produces them. Never sent again: the source is
-    // consumed.
-    http::request<http::empty_body> head{http::verb::post, "/invocations", 11};
-    set_headers(head, request, options_.port);
-    head.chunked(true);
-    http::request_serializer<http::empty_body> serializer(head);
-    co_await http::async_write_header(connection->stream, serializer,
-                                      asio::redirect_error(asio::use_awaitable, ec));
-    while (!ec) {
-      auto piece = co_await request.body_source->next();
-      if (!piece) break;
-      if (piece->empty()) continue;
-      co_await asio::async_write(connection->stream, http::make_chunk(asio::buffer(*piece)),
-                                 asio::redirect_error(asio::use_awaitable, ec));
-    }
+    // Never sent again: the source is consumed.
+    ec = co_await write_chunks(*connection, request);
     if (!ec) {
       if (auto why = request.body_source->failure()) {
         connection.reset();  // closed without the last chunk: the stage sees the body cut short
@@ -189,57 +253,13 @@ asio::awaitable<StageOutcome> HttpStageTransport::attempt(StageRequest& request,
         std::min(request.deadline, std::chrono::steady_clock::now() + std::chrono::seconds(1)));
   }
   std::optional<http::response_parser<http::string_body>> parsing;
-  for (int interim = 0;; ++interim) {
-    auto& next = parsing.emplace();
-    next.body_limit(options_.response_body_limit);
-    next.header_limit(proto::http_framing::kReadBufferLimit);
-    // Header first: Beast 1.74's eager parse does not enforce body_limit against a declared
-    // Content-Length, so the limit is checked here before any of the body is read.
-    co_await http::async_read_header(connection->stream, connection->buffer, next,
-                                     asio::redirect_error(asio::use_awaitable, ec));
-    // An interim response (100 Continue, 103 Early Hints) precedes the answer: skip it.
-    const auto code = ec ? 0 : next.get().result_int();
-    if (code < 100 || code > 199 || code == 101) break;
-    if (interim == kMaxInterimResponses) {
-      ec = http::error::bad_status;
-      break;
-    }
-  }
-  auto& parser = *parsing;
-  if (!ec) {
-    const auto length = parser.content_length();
-    if (length && *length > options_.response_body_limit) {
-      ec = http::error::body_limit;
-    } else {
-      co_await http::async_read(connection->stream, connection->buffer, parser,
-                                asio::redirect_error(asio::use_awaitable, ec));
-    }
-  }
+  ec = co_await read_response(*connection, parsing);
   if (ec && write_ec) {
     co_return failed(Kind::closed,
                      "connection failed while sending the request: " + write_ec.message());
   }
-  if (ec) {
-    if (ec == beast::error::timeout)
-      co_return failed(Kind::timeout, "timed out waiting for the response");
-    if (ec == http::error::body_limit) {
-      co_return failed(Kind::too_large, "response body over the limit of " +
-                                            std::to_string(options_.response_body_limit) +
-                                            " bytes");
-    }
-    if (is_closed_error(ec)) {
-      co_return failed(Kind::closed,
-                       std::string("connection ") +
-                           (ec == asio::error::connection_reset ? "reset" : "closed") +
-                           " before a complete response (did the stage crash?)");
-    }
-    if (proto::http_framing::is_framing_overflow(ec)) {
-      co_return failed(Kind::protocol, "malformed HTTP response: " +
-                                           proto::http_framing::framing_overflow_message());
-    }
-    co_return failed(Kind::protocol, "malformed HTTP response: " + ec.message());
-  }
-  auto& res = parser.get();
+  if (ec) co_return read_failure(ec);
+  auto& res = parsing->get();
   StageResponse response;
   response.status = static_cast<int>(res.result_int());
   response.body = std::move(res.body());

@@ -7,8 +7,11 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,9 +44,20 @@ class HttpStageTransport : public StageTransport {
     boost::beast::flat_buffer buffer;
     std::uint64_t epoch = 0;  // the reset() generation it was opened in
   };
+  // One try on `connection` (opened when null). `retryable`: it failed only because a pooled
+  // connection had been closed by the stage before it could read the request.
   boost::asio::awaitable<StageOutcome> attempt(StageRequest& request,
                                                std::unique_ptr<Connection>& connection,
                                                bool& retryable);
+  boost::asio::awaitable<Result<std::unique_ptr<Connection>, TransportFailure>> open(
+      std::chrono::steady_clock::time_point deadline);
+  boost::asio::awaitable<boost::beast::error_code> write_chunks(Connection& connection,
+                                                                StageRequest& request);
+  boost::asio::awaitable<boost::beast::error_code> read_response(
+      Connection& connection,
+      std::optional<boost::beast::http::response_parser<boost::beast::http::string_body>>& parsing);
+  // Why reading the answer failed, in the words the executor's error quotes.
+  TransportFailure read_failure(const boost::beast::error_code& ec) const;
 
   // A connection that carried more than its response is never reused: the stray bytes would
   // be read as the next request's answer. Logged at most every 10 s, with a count.
