@@ -90,81 +90,85 @@ asio::awaitable<InvocationResult> ChainExecutor::invoke(Invocation invocation) {
       co_return result;
     }
   }
-  std::string body = std::move(invocation.body);
+  Carried carried{std::move(invocation.body), std::nullopt, std::nullopt};
   if (invocation.body_source && spec_.stages[route->front()].transport != spec::Transport::http) {
     // A shared-memory slot takes the body whole.
-    while (auto piece = co_await invocation.body_source->next()) body += *piece;
+    while (auto piece = co_await invocation.body_source->next()) carried.body += *piece;
     if (auto why = invocation.body_source->failure()) {
       result.error = proto::Error::validation("the request body could not be read: " + *why);
       co_return result;
     }
     invocation.body_source.reset();
   }
-  std::optional<std::string> content_type;
-  std::optional<std::string> custom_attributes;
-  const auto& stages = *route;
-  for (std::size_t position = 0; position < stages.size(); ++position) {
-    const std::size_t index = stages[position];
-    const auto& stage = spec_.stages[index];
-    if (auto why = health_.unavailable(index)) {
-      result.error = proto::Error::unavailable(*why + "; retry later");
-      break;
-    }
-    const auto hop_start = Clock::now();
-    const auto hop_deadline = std::min(deadline, hop_start + stage.timeout);
-    auto headers = hop_headers(stage, position, stages.size(), invocation, content_type);
-    if (invocation.record_hops)
-      result.hops.push_back({index, body, headers.content_type, headers.accept, {}, {}});
-    if (!co_await inflight_[index]->acquire(hop_deadline)) {
-      result.timings.push_back(
-          {stage.name, duration_cast<microseconds>(Clock::now() - hop_start), 0});
-      result.error = proto::Error::stage_failed(
-          stage_failure(spec_, stage),
-          fmt::format("all {} of its max_inflight slots stayed busy for {:.3f} s",
-                      stage.max_inflight, seconds(Clock::now() - hop_start)));
-      break;
-    }
-    std::optional<StageOutcome> called;
-    {
-      AsyncSemaphore::Lease lease(*inflight_[index]);
-      StageRequest request{body, std::move(headers), hop_deadline};
-      if (position == 0) request.body_source = invocation.body_source.get();
-      called.emplace(co_await transports_[index]->call(request));
-    }
-    StageOutcome& outcome = *called;
-    const auto elapsed = Clock::now() - hop_start;
-    const int status = outcome ? outcome->status : 0;
-    result.timings.push_back({stage.name, duration_cast<microseconds>(elapsed), status});
-    if (!outcome) {
-      result.error =
-          failure_error(index, position, stages.size(), stages, outcome.error(), elapsed);
-      break;
-    }
-    auto& response = *outcome;
-    if (invocation.record_hops) {
-      result.hops.back().response_body = response.body;
-      result.hops.back().response_content_type = response.content_type;
-    }
-    if (status < 200 || status > 299) {
-      auto f = stage_failure(spec_, stage);
-      f.original_status = status;
-      f.original_message = proto::excerpt(response.body);
-      result.error = proto::Error::stage_status(std::move(f));
-      break;
-    }
-    body = std::move(response.body);
-    content_type = response.content_type.empty()
-                       ? std::nullopt
-                       : std::optional<std::string>(response.content_type);
-    custom_attributes = std::move(response.custom_attributes);
+  for (std::size_t position = 0; position < route->size(); ++position) {
+    if (!co_await hop(invocation, *route, position, deadline, carried, result)) break;
   }
   if (!result.error) {
-    result.body = std::move(body);
-    result.content_type = content_type.value_or("application/octet-stream");
-    result.custom_attributes = std::move(custom_attributes);
+    result.body = std::move(carried.body);
+    result.content_type = carried.content_type.value_or("application/octet-stream");
+    result.custom_attributes = std::move(carried.custom_attributes);
   }
   result.total = duration_cast<microseconds>(Clock::now() - start);
   co_return result;
+}
+
+asio::awaitable<bool> ChainExecutor::hop(const Invocation& invocation,
+                                         const std::vector<std::size_t>& route,
+                                         std::size_t position, Clock::time_point deadline,
+                                         Carried& carried, InvocationResult& result) {
+  const std::size_t index = route[position];
+  const auto& stage = spec_.stages[index];
+  if (auto why = health_.unavailable(index)) {
+    result.error = proto::Error::unavailable(*why + "; retry later");
+    co_return false;
+  }
+  const auto hop_start = Clock::now();
+  const auto hop_deadline = std::min(deadline, hop_start + stage.timeout);
+  auto headers = hop_headers(stage, position, route.size(), invocation, carried.content_type);
+  if (invocation.record_hops)
+    result.hops.push_back({index, carried.body, headers.content_type, headers.accept, {}, {}});
+  if (!co_await inflight_[index]->acquire(hop_deadline)) {
+    result.timings.push_back(
+        {stage.name, duration_cast<microseconds>(Clock::now() - hop_start), 0});
+    result.error = proto::Error::stage_failed(
+        stage_failure(spec_, stage),
+        fmt::format("all {} of its max_inflight slots stayed busy for {:.3f} s", stage.max_inflight,
+                    seconds(Clock::now() - hop_start)));
+    co_return false;
+  }
+  std::optional<StageOutcome> called;
+  {
+    AsyncSemaphore::Lease lease(*inflight_[index]);
+    StageRequest request{carried.body, std::move(headers), hop_deadline};
+    if (position == 0) request.body_source = invocation.body_source.get();
+    called.emplace(co_await transports_[index]->call(request));
+  }
+  StageOutcome& outcome = *called;
+  const auto elapsed = Clock::now() - hop_start;
+  const int status = outcome ? outcome->status : 0;
+  result.timings.push_back({stage.name, duration_cast<microseconds>(elapsed), status});
+  if (!outcome) {
+    result.error = failure_error(index, position, route.size(), route, outcome.error(), elapsed);
+    co_return false;
+  }
+  auto& response = *outcome;
+  if (invocation.record_hops) {
+    result.hops.back().response_body = response.body;
+    result.hops.back().response_content_type = response.content_type;
+  }
+  if (status < 200 || status > 299) {
+    auto f = stage_failure(spec_, stage);
+    f.original_status = status;
+    f.original_message = proto::excerpt(response.body);
+    result.error = proto::Error::stage_status(std::move(f));
+    co_return false;
+  }
+  carried.body = std::move(response.body);
+  carried.content_type = response.content_type.empty()
+                             ? std::nullopt
+                             : std::optional<std::string>(response.content_type);
+  carried.custom_attributes = std::move(response.custom_attributes);
+  co_return true;
 }
 
 }  // namespace tandem::chain

@@ -6,7 +6,10 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "pipeline/chain/async_semaphore.h"
@@ -29,6 +32,18 @@ class ChainExecutor {
   void stage_restarted(std::size_t stage, std::uint16_t port);
 
  private:
+  // What one stage's answer passes to the next.
+  struct Carried {
+    std::string body;
+    std::optional<std::string> content_type;
+    std::optional<std::string> custom_attributes;
+  };
+  // Calls stage `route[position]` with what the previous one answered and records its timing.
+  // False: the chain ends here, with `result.error` set.
+  boost::asio::awaitable<bool> hop(const Invocation& invocation,
+                                   const std::vector<std::size_t>& route, std::size_t position,
+                                   std::chrono::steady_clock::time_point deadline, Carried& carried,
+                                   InvocationResult& result);
   proto::Error failure_error(std::size_t index, std::size_t position, std::size_t route_length,
                              const std::vector<std::size_t>& route, const TransportFailure& failure,
                              std::chrono::steady_clock::duration elapsed) const;
