@@ -30,51 +30,23 @@ std::optional<tandem::spec::PipelineSpec> load(const std::string& path) {
   }
 }
 
-}  // namespace
+// `tandem validate`: the stages and where each one's program was found.
+int print_validated(const std::string& spec_path, const tandem::spec::PipelineSpec& spec) {
+  std::cout << spec_path << ": ok: endpoint '" << spec.name << "', " << spec.stages.size()
+            << " stage(s):";
+  for (const auto& s : spec.stages) std::cout << " " << s.name;
+  std::cout << "\n";
+  const auto search = tandem::spec::CommandSearch::here();
+  for (const auto& s : spec.stages) {
+    const auto resolved = tandem::spec::resolve_command(s, search);
+    std::cout << "  " << s.name << ": " << s.command[0] << " -> " << resolved.program << " ("
+              << resolved.how << ")\n";
+  }
+  return 0;
+}
 
-int main(int argc, char** argv) {
-  CLI::App app{"tandem: run a chain of model-serving stages as one SageMaker-compatible endpoint"};
-  app.set_version_flag("--version", std::string("tandem 0.1.0"));
-  app.require_subcommand(1);
-
-  std::string spec_path;
-  tandem::cli::ServeOptions serve_options;
-  auto* serve = app.add_subcommand("serve", "start the stages and serve the pipeline over HTTP");
-  serve->add_option("spec", spec_path, "pipeline spec (pipeline.yaml)")->required();
-  serve->add_option("--host", serve_options.host, "listen address (overrides server.host)");
-  serve->add_option(
-      "--port", serve_options.port,
-      "listen port, 0 for any free one (overrides server.port and SAGEMAKER_BIND_TO_PORT)");
-
-  tandem::cli::TransformArgs transform_args;
-  auto* transform = app.add_subcommand(
-      "transform", "run the pipeline as a batch transform job over a folder or an S3 prefix");
-  transform->add_option("spec", spec_path, "pipeline spec (pipeline.yaml)")->required();
-  tandem::cli::add_transform_options(*transform, transform_args);
-
-  tandem::cli::ReplayArgs replay_args;
-  auto* replay = app.add_subcommand(
-      "replay", "re-run captured invocations through the pipeline and compare the answers");
-  replay->add_option("spec", spec_path, "pipeline spec (pipeline.yaml)")->required();
-  tandem::cli::add_replay_options(*replay, replay_args);
-
-  auto* validate =
-      app.add_subcommand("validate", "check a spec and print every error; starts nothing");
-  validate->add_option("spec", spec_path, "pipeline spec (pipeline.yaml)")->required();
-
-  std::string fetch_source;
-  std::string fetch_destination;
-  auto* fetch = app.add_subcommand(
-      "fetch",
-      "copy an object, or every object under a prefix, from S3 or a folder to a local path "
-      "(used by tandem-python for SAGEMAKER_SUBMIT_DIRECTORY)");
-  fetch->add_option("source", fetch_source, "s3://bucket/key, s3://bucket/prefix/ or a path")
-      ->required();
-  fetch
-      ->add_option("destination", fetch_destination,
-                   "the file for one object, the folder for a prefix")
-      ->required();
-
+// --log-format and --log-level, before or after the subcommand.
+void add_log_options(CLI::App& app) {
   app.add_option("--log-format")
       ->description(
           "log lines: text (for people), json (one object per line) or auto (json unless stderr "
@@ -92,27 +64,75 @@ int main(int argc, char** argv) {
       ->each([](const std::string& l) { tandem::log::set_level(*tandem::log::parse_level(l)); });
   // Also after the subcommand: `tandem serve spec --log-format json`.
   for (auto* sub : app.get_subcommands([](CLI::App*) { return true; })) sub->fallthrough();
+}
 
-  CLI11_PARSE(app, argc, argv);
+// Every subcommand and what it was given.
+struct Commands {
+  std::string spec_path;
+  tandem::cli::ServeOptions serve_options;
+  tandem::cli::TransformArgs transform_args;
+  tandem::cli::ReplayArgs replay_args;
+  std::string fetch_source;
+  std::string fetch_destination;
+  CLI::App* serve = nullptr;
+  CLI::App* transform = nullptr;
+  CLI::App* replay = nullptr;
+  CLI::App* validate = nullptr;
+  CLI::App* fetch = nullptr;
 
-  if (fetch->parsed()) return tandem::cli::fetch(fetch_source, fetch_destination);
+  void declare(CLI::App& app) {
+    serve = app.add_subcommand("serve", "start the stages and serve the pipeline over HTTP");
+    serve->add_option("spec", spec_path, "pipeline spec (pipeline.yaml)")->required();
+    serve->add_option("--host", serve_options.host, "listen address (overrides server.host)");
+    serve->add_option(
+        "--port", serve_options.port,
+        "listen port, 0 for any free one (overrides server.port and SAGEMAKER_BIND_TO_PORT)");
 
-  const auto spec = load(spec_path);
-  if (!spec) return exit_spec_error;
-  if (validate->parsed()) {
-    std::cout << spec_path << ": ok: endpoint '" << spec->name << "', " << spec->stages.size()
-              << " stage(s):";
-    for (const auto& s : spec->stages) std::cout << " " << s.name;
-    std::cout << "\n";
-    const auto search = tandem::spec::CommandSearch::here();
-    for (const auto& s : spec->stages) {
-      const auto resolved = tandem::spec::resolve_command(s, search);
-      std::cout << "  " << s.name << ": " << s.command[0] << " -> " << resolved.program << " ("
-                << resolved.how << ")\n";
-    }
-    return 0;
+    transform = app.add_subcommand(
+        "transform", "run the pipeline as a batch transform job over a folder or an S3 prefix");
+    transform->add_option("spec", spec_path, "pipeline spec (pipeline.yaml)")->required();
+    tandem::cli::add_transform_options(*transform, transform_args);
+
+    replay = app.add_subcommand(
+        "replay", "re-run captured invocations through the pipeline and compare the answers");
+    replay->add_option("spec", spec_path, "pipeline spec (pipeline.yaml)")->required();
+    tandem::cli::add_replay_options(*replay, replay_args);
+
+    validate = app.add_subcommand("validate", "check a spec and print every error; starts nothing");
+    validate->add_option("spec", spec_path, "pipeline spec (pipeline.yaml)")->required();
+
+    fetch = app.add_subcommand(
+        "fetch",
+        "copy an object, or every object under a prefix, from S3 or a folder to a local path "
+        "(used by tandem-python for SAGEMAKER_SUBMIT_DIRECTORY)");
+    fetch->add_option("source", fetch_source, "s3://bucket/key, s3://bucket/prefix/ or a path")
+        ->required();
+    fetch
+        ->add_option("destination", fetch_destination,
+                     "the file for one object, the folder for a prefix")
+        ->required();
   }
-  if (transform->parsed()) return tandem::cli::transform(*spec, transform_args);
-  if (replay->parsed()) return tandem::cli::replay(*spec, replay_args);
-  return tandem::cli::serve(*spec, serve_options);
+
+  int run() const {
+    if (fetch->parsed()) return tandem::cli::fetch(fetch_source, fetch_destination);
+    const auto spec = load(spec_path);
+    if (!spec) return exit_spec_error;
+    if (validate->parsed()) return print_validated(spec_path, *spec);
+    if (transform->parsed()) return tandem::cli::transform(*spec, transform_args);
+    if (replay->parsed()) return tandem::cli::replay(*spec, replay_args);
+    return tandem::cli::serve(*spec, serve_options);
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"tandem: run a chain of model-serving stages as one SageMaker-compatible endpoint"};
+  app.set_version_flag("--version", std::string("tandem 0.1.0"));
+  app.require_subcommand(1);
+  Commands commands;
+  commands.declare(app);
+  add_log_options(app);
+  CLI11_PARSE(app, argc, argv);
+  return commands.run();
 }
