@@ -18,6 +18,7 @@
 
 #include "pipeline/capture/replay_report.h"
 #include "pipeline/capture/replay_target.h"
+#include "pipeline/common/gate.h"
 #include "pipeline/common/log.h"
 #include "pipeline/common/private_file.h"
 #include "pipeline/runtime/event_loop.h"
@@ -168,9 +169,9 @@ asio::awaitable<void> Replayer::replay_object(const Objects& objects, const std:
   std::size_t next = 0;
   const std::size_t workers =
       std::max<std::size_t>(1, std::min(options_.concurrency, events.size()));
-  asio::steady_timer all_done(io_, asio::steady_timer::time_point::max());
-  std::size_t running = workers;
+  common::Gate running(io_.get_executor());
   for (std::size_t i = 0; i < workers; ++i) {
+    running.enter();
     asio::co_spawn(io_, worker(events, next, outcomes), [&](std::exception_ptr e) {
       if (e) {
         try {
@@ -179,11 +180,10 @@ asio::awaitable<void> Replayer::replay_object(const Objects& objects, const std:
           log::error("replay: internal error: {}", ex.what());
         }
       }
-      if (--running == 0) all_done.cancel();
+      running.leave();
     });
   }
-  boost::system::error_code ec;
-  while (running > 0) co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  co_await running.wait();
   for (auto& outcome : outcomes) {
     if (outcome) summary_.outcomes.push_back(std::move(*outcome));
   }
