@@ -124,10 +124,22 @@ void EndpointMetrics::record_rejection(Rejection why) {
 std::string EndpointMetrics::render(const LiveValues& live) const {
   std::string out;
   out.reserve(4096 + stages_.size() * 3072);
-  const auto stage_labels = [](const Stage& s) {
-    return fmt::format("stage=\"{}\",container=\"{}\"", escape(s.name), escape(s.container));
-  };
+  render_invocations(out, live);
+  render_latencies(out);
+  render_stages(out, live);
+  return out;
+}
 
+namespace {
+
+std::string stage_labels(std::string_view name, std::string_view container) {
+  return fmt::format("stage=\"{}\",container=\"{}\"", escape(name), escape(container));
+}
+
+}  // namespace
+
+// The endpoint, its readiness and its answers.
+void EndpointMetrics::render_invocations(std::string& out, const LiveValues& live) const {
   family(out, "tandem_endpoint_info", "gauge", "The endpoint this tandem serves (always 1).");
   sample(out, "tandem_endpoint_info", fmt::format("endpoint=\"{}\"", escape(endpoint_)), "1");
   family(out, "tandem_ready", "gauge", "1 when GET /ping answers 200, else 0.");
@@ -158,7 +170,10 @@ std::string EndpointMetrics::render(const LiveValues& live) const {
          std::to_string(rejections_[0]));
   sample(out, "tandem_rejected_invocations_total", "reason=\"draining\"",
          std::to_string(rejections_[1]));
+}
 
+// SageMaker's ModelLatency, OverheadLatency and ContainerLatency.
+void EndpointMetrics::render_latencies(std::string& out) const {
   family(out, "tandem_model_latency_seconds", "histogram",
          "SageMaker's ModelLatency: time spent in all stages of an invocation.");
   histogram(out, "tandem_model_latency_seconds", "", model_latency_);
@@ -168,8 +183,12 @@ std::string EndpointMetrics::render(const LiveValues& live) const {
   family(out, "tandem_container_latency_seconds", "histogram",
          "SageMaker's ContainerLatency: one stage's time for one call, by stage.");
   for (const auto& s : stages_)
-    histogram(out, "tandem_container_latency_seconds", stage_labels(s), s.latency);
+    histogram(out, "tandem_container_latency_seconds", stage_labels(s.name, s.container),
+              s.latency);
+}
 
+// Each stage's calls, and the supervisor's view of it.
+void EndpointMetrics::render_stages(std::string& out, const LiveValues& live) const {
   family(out, "tandem_stage_calls_total", "counter",
          "Calls to each stage by the status class it answered (none: no answer: timeout, "
          "refused or reset connection, oversize body, busy slots).");
@@ -177,21 +196,21 @@ std::string EndpointMetrics::render(const LiveValues& live) const {
     for (std::size_t c = 0; c < status_classes; ++c) {
       if (c == 0 || c == 2 || c == 4 || c == 5 || s.calls[c] > 0)
         sample(out, "tandem_stage_calls_total",
-               fmt::format("{},status_class=\"{}\"", stage_labels(s), class_label(c)),
+               fmt::format("{},status_class=\"{}\"", stage_labels(s.name, s.container),
+                           class_label(c)),
                std::to_string(s.calls[c]));
     }
   }
-  if (!live.stages.empty()) {
-    family(out, "tandem_stage_up", "gauge", "1 when the stage is running and passes /ping.");
-    for (std::size_t i = 0; i < stages_.size() && i < live.stages.size(); ++i)
-      sample(out, "tandem_stage_up", stage_labels(stages_[i]), live.stages[i].up ? "1" : "0");
-    family(out, "tandem_stage_restarts_total", "counter",
-           "Times the supervisor restarted the stage after it exited or stopped passing /ping.");
-    for (std::size_t i = 0; i < stages_.size() && i < live.stages.size(); ++i)
-      sample(out, "tandem_stage_restarts_total", stage_labels(stages_[i]),
-             std::to_string(live.stages[i].restarts));
-  }
-  return out;
+  if (live.stages.empty()) return;
+  family(out, "tandem_stage_up", "gauge", "1 when the stage is running and passes /ping.");
+  for (std::size_t i = 0; i < stages_.size() && i < live.stages.size(); ++i)
+    sample(out, "tandem_stage_up", stage_labels(stages_[i].name, stages_[i].container),
+           live.stages[i].up ? "1" : "0");
+  family(out, "tandem_stage_restarts_total", "counter",
+         "Times the supervisor restarted the stage after it exited or stopped passing /ping.");
+  for (std::size_t i = 0; i < stages_.size() && i < live.stages.size(); ++i)
+    sample(out, "tandem_stage_restarts_total", stage_labels(stages_[i].name, stages_[i].container),
+           std::to_string(live.stages[i].restarts));
 }
 
 }  // namespace tandem::server

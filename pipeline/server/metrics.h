@@ -85,6 +85,9 @@ class EndpointMetrics {
   };
 
   Stage* find_stage(std::string_view name);
+  void render_invocations(std::string& out, const LiveValues& live) const;
+  void render_latencies(std::string& out) const;
+  void render_stages(std::string& out, const LiveValues& live) const;
 
   std::string endpoint_;
   std::vector<Stage> stages_;
