@@ -10,12 +10,21 @@ Optionally (--spec) measures a given pipeline (e.g. the bundled example) with a 
 
 With --rounds N every setup runs N times, interleaved, and each figure is the median.
 
+With --baseline-bin DIR every setup (the direct stage too) also runs on the binaries in DIR
+(tandem and tandem-identity, e.g. a release build of the code before a change), each setup
+back to back on both builds, the first build alternating from round to round; the table then
+gives each build's medians and the ratio new ÷ baseline, with the smallest and largest ratio
+of the single rounds. The direct stage's row shows how much the machine moves between runs.
+
 Usage: tests/bench/chain_bench.py [--bin build/release/bin] [--duration 10] [--rounds 1] [--markdown]
        [--transports http shm] [--google-benchmark]
+       tests/bench/chain_bench.py --baseline-bin /work/baseline/bin --duration 3 --rounds 3 \
+           --sizes 1024 65536 --stages 1 3       # this build (--bin) against the one in DIR
        tests/bench/chain_bench.py --spec examples/breast-cancer/pipeline.yaml \
            --body-file examples/breast-cancer/heldout.csv --content-type text/csv
 """
 import argparse
+import collections
 import os
 import re
 import shutil
@@ -127,36 +136,71 @@ def median_of(results):
     return {key: statistics.median(r[key] for r in results) for key in results[0]}
 
 
-def run_identity_suite(args, env, work):
-    rows = []
+# One set of binaries to measure: the build under test ("new") or --baseline-bin ("baseline").
+Build = collections.namedtuple("Build", "name bin env")
+
+DIRECT = "direct identity (a)"
+
+
+def builds_of(args):
+    def build(name, bin_dir):
+        return Build(name, bin_dir, dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}"))
+    builds = [build("new", args.bin)]
+    if args.baseline_bin:
+        builds.append(build("baseline", args.baseline_bin))
+    return builds
+
+
+def in_round_order(builds, round_index):
+    """The builds in the order round `round_index` runs them: reversed every other round, so that
+    neither build always runs first (after the other's caches, or into a change of load)."""
+    return builds if round_index % 2 == 0 else builds[::-1]
+
+
+def identity_setups(args):
+    setups = [(DIRECT, None, None)]
+    for transport in args.transports:
+        label = "HTTP" if transport == "http" else "shm"
+        letter = "b" if transport == "http" else "c"
+        setups += [(f"tandem, {n} {label} stage(s) ({letter})", transport, n) for n in args.stages]
+    return setups
+
+
+def run_setup(args, build, work, transport, stages, body):
+    port = free_port()
+    if transport is None:
+        stage_env = dict(build.env, SAGEMAKER_BIND_TO_PORT=str(port),
+                         TANDEM_STAGE_THREADS=str(args.threads))
+        argv = [f"{build.bin}/tandem-identity", "serve"]
+        return run_one(argv, stage_env, work / f"{build.name}-direct.log", port, body, args.duration)
+    spec = work / f"bench-{stages}.yaml"
+    spec.write_text(identity_spec(stages, port, build.bin, args.threads, transport))
+    argv = [f"{build.bin}/tandem", "serve", str(spec)]
+    return run_one(argv, build.env, work / f"{build.name}-tandem-{stages}.log", port, body, args.duration)
+
+
+def run_identity_suite(args, builds, work):
+    """Per build name, rows of (setup, size, medians, the direct stage's medians), and the
+    single rounds' figures per (build name, setup, size)."""
+    rows = {build.name: [] for build in builds}
+    rounds = {}
     for size in args.sizes:
         body = work / f"body-{size}.bin"
         body.write_bytes(b"x" * size)
-        setups = [("direct identity (a)", None, None)]
-        for transport in args.transports:
-            label = "HTTP" if transport == "http" else "shm"
-            letter = "b" if transport == "http" else "c"
-            setups += [(f"tandem, {n} {label} stage(s) ({letter})", transport, n) for n in args.stages]
-        results = {name: [] for name, _, _ in setups}
-        # Rounds interleave every setup, so that a change in the machine's load touches all.
-        for _ in range(args.rounds):
+        setups = identity_setups(args)
+        results = {(build.name, name): [] for build in builds for name, _, _ in setups}
+        # Rounds interleave every setup, so that a change in the machine's load touches all;
+        # the builds run each setup back to back, so that it touches both alike.
+        for round_index in range(args.rounds):
             for name, transport, stages in setups:
-                port = free_port()
-                if transport is None:
-                    stage_env = dict(env, SAGEMAKER_BIND_TO_PORT=str(port),
-                                     TANDEM_STAGE_THREADS=str(args.threads))
-                    argv = [f"{args.bin}/tandem-identity", "serve"]
-                    results[name].append(run_one(argv, stage_env, work / "direct.log", port, body,
-                                                 args.duration))
-                    continue
-                spec = work / f"bench-{stages}.yaml"
-                spec.write_text(identity_spec(stages, port, args.bin, args.threads, transport))
-                argv = [f"{args.bin}/tandem", "serve", str(spec)]
-                results[name].append(run_one(argv, env, work / f"tandem-{stages}.log", port, body,
-                                             args.duration))
-        base = median_of(results["direct identity (a)"])
-        rows += [(name, size, median_of(results[name]), base) for name, _, _ in setups]
-    return rows
+                for build in in_round_order(builds, round_index):
+                    results[(build.name, name)].append(run_setup(args, build, work, transport, stages, body))
+        for build in builds:
+            base = median_of(results[(build.name, DIRECT)])
+            rows[build.name] += [(name, size, median_of(results[(build.name, name)]), base)
+                                 for name, _, _ in setups]
+            rounds.update({(build.name, name, size): results[(build.name, name)] for name, _, _ in setups})
+    return rows, rounds
 
 
 # The targets of the shm transport (issue 5), checked on the 3-stage rows.
@@ -186,18 +230,48 @@ def run_google_benchmark(args):
     subprocess.run([str(exe), "--benchmark_min_time=1"], check=True)
 
 
+def size_label(size):
+    return f"{size // 1024} KiB" if size >= 1024 else f"{size} B"
+
+
+def ratio_range(new_rounds, old_rounds, key):
+    ratios = [n[key] / o[key] for n, o in zip(new_rounds, old_rounds)]
+    return f"{min(ratios):.2f}–{max(ratios):.2f}"
+
+
+def print_comparison(rows, rounds, markdown):
+    """Each setup on both builds: the medians, new ÷ baseline, and that ratio's range over the rounds."""
+    header = ["setup", "body", "p50 µs new", "p50 µs base", "p50 new÷base", "(rounds)",
+              "req/s new", "req/s base", "req/s new÷base", "(rounds)"]
+    lines = []
+    for (name, size, new, _), (_, _, old, _) in zip(rows["new"], rows["baseline"]):
+        new_rounds, old_rounds = rounds[("new", name, size)], rounds[("baseline", name, size)]
+        lines.append([name, size_label(size),
+                      f"{new['p50_us']:.0f}", f"{old['p50_us']:.0f}", f"{new['p50_us'] / old['p50_us']:.2f}",
+                      ratio_range(new_rounds, old_rounds, "p50_us"),
+                      f"{new['rps16']:.0f}", f"{old['rps16']:.0f}", f"{new['rps16'] / old['rps16']:.2f}",
+                      ratio_range(new_rounds, old_rounds, "rps16")])
+    print_table(header, lines, markdown, width=[28, 7, 11, 11, 12, 10, 10, 10, 14, 10])
+    print()
+    print("new ÷ baseline: below 1 is faster for p50, above 1 is faster for req/s; (rounds) is the\n"
+          "ratio's range over the single rounds. The direct identity rows run each build's\n"
+          "tandem-identity alone: how far their ratios stray from 1.00 is the noise of this\n"
+          "machine (unless the change touched the stage SDK).")
+
+
 def print_rows(rows, markdown):
     header = ["setup", "body", "p50 µs (c=1)", "p99 µs (c=1)", "req/s (c=16)", "p50 ÷ (a)", "req/s ÷ (a)"]
     lines = []
     for name, size, r, base in rows:
-        lines.append([name, f"{size // 1024} KiB" if size >= 1024 else f"{size} B",
+        lines.append([name, size_label(size),
                       f"{r['p50_us']:.0f}", f"{r['p99_us']:.0f}", f"{r['rps16']:.0f}",
                       f"{r['p50_us'] / base['p50_us']:.2f}", f"{r['rps16'] / base['rps16']:.2f}"])
     print_table(header, lines, markdown)
 
 
 def print_table(header, lines, markdown, width=22):
-    """A table as Markdown, or as right-aligned columns."""
+    """A table as Markdown, or as right-aligned columns (`width`: one for all, or one per column)."""
+    widths = width if isinstance(width, list) else [width] * len(header)
     if markdown:
         print("| " + " | ".join(header) + " |")
         print("|" + "---|" * len(header))
@@ -205,7 +279,34 @@ def print_table(header, lines, markdown, width=22):
             print("| " + " | ".join(line) + " |")
     else:
         for line in [header] + lines:
-            print("  ".join(f"{c:>{width}}" for c in line))
+            print("  ".join(f"{c:>{w}}" for c, w in zip(line, widths)))
+
+
+def run_spec(args, builds, work):
+    """The pipeline of --spec on each build (its stages found on that build's PATH), --rounds times."""
+    results = {build.name: [] for build in builds}
+    for round_index in range(args.rounds):
+        for build in in_round_order(builds, round_index):
+            port = free_port()
+            tandem = Process([f"{build.bin}/tandem", "serve", args.spec, "--port", str(port), "--host", "127.0.0.1"],
+                             build.env, work / f"{build.name}-spec.log")
+            try:
+                tandem.wait_healthy(port, deadline_s=120)
+                results[build.name].append(
+                    measure(port, Path(args.body_file).resolve(), args.content_type, args.duration))
+            finally:
+                tandem.stop()
+    for build in builds:
+        r = median_of(results[build.name])
+        label = args.spec if len(builds) == 1 else f"{args.spec} ({build.name}, {build.bin})"
+        print(f"{label}: p50 {r['p50_us']:.0f} µs, p99 {r['p99_us']:.0f} µs at c=1; "
+              f"{r['rps16']:.0f} req/s at c=16")
+    if len(builds) > 1:
+        new, old = median_of(results["new"]), median_of(results["baseline"])
+        print(f"new ÷ baseline: p50 {new['p50_us'] / old['p50_us']:.2f} "
+              f"({ratio_range(results['new'], results['baseline'], 'p50_us')} over the rounds), "
+              f"req/s {new['rps16'] / old['rps16']:.2f} "
+              f"({ratio_range(results['new'], results['baseline'], 'rps16')})")
 
 
 def main():
@@ -223,29 +324,33 @@ def main():
     parser.add_argument("--transports", nargs="+", choices=["http", "shm"], default=["http", "shm"])
     parser.add_argument("--google-benchmark", action="store_true", help="also run bench_shm_hop")
     parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--baseline-bin", metavar="DIR",
+                        help="also run every setup on the tandem and tandem-identity in DIR and "
+                             "compare (new ÷ baseline)")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (apt-get install wrk)")
     args.bin = str(Path(args.bin).resolve())
-    env = dict(os.environ, PATH=f"{args.bin}:{os.environ['PATH']}")
+    if args.baseline_bin:
+        args.baseline_bin = str(Path(args.baseline_bin).resolve())
+        for exe in ("tandem", "tandem-identity"):
+            if not os.access(f"{args.baseline_bin}/{exe}", os.X_OK):
+                sys.exit(f"{args.baseline_bin}/{exe} is missing")
+    builds = builds_of(args)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if args.spec:
-            port = free_port()
-            tandem = Process([f"{args.bin}/tandem", "serve", args.spec, "--port", str(port), "--host", "127.0.0.1"],
-                             env, work / "spec.log")
-            try:
-                tandem.wait_healthy(port, deadline_s=120)
-                r = measure(port, Path(args.body_file).resolve(), args.content_type, args.duration)
-            finally:
-                tandem.stop()
-            print(f"{args.spec}: p50 {r['p50_us']:.0f} µs, p99 {r['p99_us']:.0f} µs at c=1; "
-                  f"{r['rps16']:.0f} req/s at c=16")
+            run_spec(args, builds, work)
             return
-        rows = run_identity_suite(args, env, work)
-        print_rows(rows, args.markdown)
-        print()
-        print_targets(rows, args.markdown)
+        rows, rounds = run_identity_suite(args, builds, work)
+        if args.baseline_bin:
+            print_comparison(rows, rounds, args.markdown)
+            print()
+            print("Targets, new build:")
+        else:
+            print_rows(rows["new"], args.markdown)
+            print()
+        print_targets(rows["new"], args.markdown)
     if args.google_benchmark:
         run_google_benchmark(args)
 

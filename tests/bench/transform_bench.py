@@ -12,8 +12,15 @@ MaxPayloadInMB).
 Wall-clock rates depend on what else the machine runs; the CPU seconds per GiB (tandem and
 its stages, against cat) do not, and say what the job costs.
 
+With --rounds N the job runs N times on each size and each figure is the median.
+With --baseline-bin DIR it also runs on the binaries in DIR (tandem and tandem-identity, e.g. a
+release build of the code before a change), both builds on the same file, the first build
+alternating from round to round; the table then gives each build's wall time, CPU seconds and
+peak RSS (medians) and the ratio new ÷ baseline, with its range over the single rounds.
+
 Usage: tests/bench/transform_bench.py [--bin build/release/bin] [--sizes-gib 1 4]
-       [--max-concurrent 4] [--payload-mb 6] [--workdir DIR] [--markdown]
+       [--max-concurrent 4] [--payload-mb 6] [--rounds 1] [--workdir DIR] [--markdown]
+       tests/bench/transform_bench.py --baseline-bin /work/baseline/bin --sizes-gib 1 --rounds 2
 """
 import argparse
 import json
@@ -21,6 +28,7 @@ import os
 import random
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -108,6 +116,75 @@ def run_job(bin_dir: Path, spec: Path, data: Path, out: Path, args: argparse.Nam
     return elapsed, children_cpu() - cpu, peak
 
 
+def run_checked(bin_dir: Path, spec: Path, data: Path, rows: int, work: Path,
+                args: argparse.Namespace) -> dict:
+    """One job on `data`, checked to have transformed every record into an output as large."""
+    out = work / "out"
+    shutil.rmtree(out, ignore_errors=True)
+    report = work / "report.json"
+    elapsed, cpu, peak_kib = run_job(bin_dir, spec, data, out, args, report)
+    job = json.loads(report.read_text())
+    assert job["Totals"]["Records"] == rows, (job["Totals"], rows)
+    out_file = out / (data.name + ".out")
+    assert out_file.stat().st_size == data.stat().st_size, "the output differs in size from the input"
+    shutil.rmtree(out, ignore_errors=True)
+    return {"job_s": elapsed, "job_cpu": cpu, "peak_mib": peak_kib / 1024}
+
+
+def measure_size(gib: float, builds: list[tuple[str, Path]], spec: Path, work: Path,
+                 args: argparse.Namespace) -> dict:
+    """The raw read and, per build name, every round's job on one file of `gib` GiB."""
+    data = work / f"data-{gib:g}gib.csv"
+    rows = write_csv(data, int(gib * 1024 * MiB))
+    size = data.stat().st_size
+    raw, raw_cpu = raw_read_seconds(data)
+    runs = {name: [] for name, _ in builds}
+    for round_index in range(args.rounds):
+        # Every other round reversed, so that neither build always runs first.
+        for name, bin_dir in (builds if round_index % 2 == 0 else builds[::-1]):
+            runs[name].append(run_checked(bin_dir, spec, data, rows, work, args))
+    data.unlink()
+    return {"gib": gib, "bytes": size, "rows": rows, "raw_s": raw, "raw_cpu": raw_cpu, "runs": runs}
+
+
+def median_run(runs: list[dict]) -> dict:
+    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+
+
+def print_results(results: list[dict]) -> None:
+    header = ("| input | raw read (cat) | tandem transform | ratio | records/s | CPU s per GiB "
+              "(cat / tandem + stages) | tandem peak RSS |")
+    print(header)
+    print("|---|---|---|---|---|---|---|")
+    for result in results:
+        r = dict(result, **median_run(result["runs"]["new"]))
+        gib = r["bytes"] / (1024 * MiB)
+        raw_rate = r["bytes"] / MiB / r["raw_s"]
+        job_rate = r["bytes"] / MiB / r["job_s"]
+        print(f"| {r['gib']:g} GiB, {r['rows']:,} rows | {raw_rate:,.0f} MiB/s | "
+              f"{job_rate:,.0f} MiB/s ({r['job_s']:.1f} s) | {job_rate / raw_rate:.3f} | "
+              f"{r['rows'] / r['job_s']:,.0f} | {r['raw_cpu'] / gib:.2f} / "
+              f"{r['job_cpu'] / gib:.1f} | {r['peak_mib']:.0f} MiB |")
+
+
+def print_comparison(results: list[dict]) -> None:
+    """Each figure on both builds, new ÷ baseline of the medians, and that ratio's range over the rounds."""
+    print("| input | wall s new / base | new ÷ base (rounds) | CPU s new / base | new ÷ base (rounds) "
+          "| peak RSS MiB new / base | new ÷ base (rounds) |")
+    print("|---|---|---|---|---|---|---|")
+    for result in results:
+        new_runs, old_runs = result["runs"]["new"], result["runs"]["baseline"]
+        new, old = median_run(new_runs), median_run(old_runs)
+        cells = [f"{result['gib']:g} GiB, {result['rows']:,} rows"]
+        for key, digits in (("job_s", 1), ("job_cpu", 1), ("peak_mib", 0)):
+            ratios = [n[key] / o[key] for n, o in zip(new_runs, old_runs)]
+            cells += [f"{new[key]:.{digits}f} / {old[key]:.{digits}f}",
+                      f"{new[key] / old[key]:.3f} ({min(ratios):.2f}–{max(ratios):.2f})"]
+        print("| " + " | ".join(cells) + " |")
+    print("Below 1 is better (faster, less CPU, less memory). Wall time follows the machine's load;"
+          "\nCPU seconds and peak RSS much less.")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -116,51 +193,37 @@ def main() -> None:
     parser.add_argument("--max-concurrent", type=int, default=4)
     parser.add_argument("--payload-mb", type=int, default=6)
     parser.add_argument("--workdir", default=None)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run the job this many times on each size and report medians")
+    parser.add_argument("--baseline-bin", metavar="DIR",
+                        help="also run every job on the tandem and tandem-identity in DIR and "
+                             "compare (new ÷ baseline)")
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
-    bin_dir = Path(args.bin).resolve()
+    builds = [("new", Path(args.bin).resolve())]
+    if args.baseline_bin:
+        builds.append(("baseline", Path(args.baseline_bin).resolve()))
+    for name, bin_dir in builds:
+        for exe in ("tandem", "tandem-identity"):
+            if not os.access(bin_dir / exe, os.X_OK):
+                sys.exit(f"{bin_dir / exe} is missing")
     work = Path(args.workdir or tempfile.mkdtemp(prefix="tandem-transform-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     spec = work / "pipeline.yaml"
     spec.write_text(SPEC)
-    results = []
     try:
-        for gib in args.sizes_gib:
-            data = work / f"data-{gib:g}gib.csv"
-            rows = write_csv(data, int(gib * 1024 * MiB))
-            size = data.stat().st_size
-            raw, raw_cpu = raw_read_seconds(data)
-            out = work / "out"
-            shutil.rmtree(out, ignore_errors=True)
-            report = work / "report.json"
-            elapsed, cpu, peak_kib = run_job(bin_dir, spec, data, out, args, report)
-            job = json.loads(report.read_text())
-            assert job["Totals"]["Records"] == rows, (job["Totals"], rows)
-            out_file = out / (data.name + ".out")
-            assert out_file.stat().st_size == size, "the output differs in size from the input"
-            results.append({"gib": gib, "bytes": size, "rows": rows, "raw_s": raw,
-                            "raw_cpu": raw_cpu, "job_s": elapsed, "job_cpu": cpu,
-                            "peak_mib": peak_kib / 1024})
-            shutil.rmtree(out, ignore_errors=True)
-            data.unlink()
+        results = [measure_size(gib, builds, spec, work, args) for gib in args.sizes_gib]
     finally:
         if args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)
     print(f"Line/MultiRecord, MaxPayloadInMB {args.payload_mb}, MaxConcurrentTransforms "
           f"{args.max_concurrent}, three tandem-identity stages over HTTP")
     print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    header = ("| input | raw read (cat) | tandem transform | ratio | records/s | CPU s per GiB "
-              "(cat / tandem + stages) | tandem peak RSS |")
-    print(header)
-    print("|---|---|---|---|---|---|---|")
-    for r in results:
-        gib = r["bytes"] / (1024 * MiB)
-        raw_rate = r["bytes"] / MiB / r["raw_s"]
-        job_rate = r["bytes"] / MiB / r["job_s"]
-        print(f"| {r['gib']:g} GiB, {r['rows']:,} rows | {raw_rate:,.0f} MiB/s | "
-              f"{job_rate:,.0f} MiB/s ({r['job_s']:.1f} s) | {job_rate / raw_rate:.3f} | "
-              f"{r['rows'] / r['job_s']:,.0f} | {r['raw_cpu'] / gib:.2f} / "
-              f"{r['job_cpu'] / gib:.1f} | {r['peak_mib']:.0f} MiB |")
+    if args.baseline_bin:
+        print(f"new: {builds[0][1]}, baseline: {builds[1][1]}, {args.rounds} round(s)")
+        print_comparison(results)
+    else:
+        print_results(results)
 
 
 if __name__ == "__main__":
