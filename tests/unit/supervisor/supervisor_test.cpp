@@ -14,6 +14,7 @@
 #include <exception>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -197,6 +198,18 @@ TEST_CASE("a stage that cannot be launched fails start-up with the launcher's re
   CHECK(*error == "stage 'model' (container-1): cannot execute 'model': No such file or directory");
 }
 
+TEST_CASE("a launch hook that throws fails start-up with its message") {
+  Harness h({"model"});
+  h.supervisor->on_launch([](std::size_t, LaunchSpec&) {
+    throw std::runtime_error("cannot create the shared-memory channel: out of memory");
+  });
+  const auto error = h.start();
+  REQUIRE(error);
+  CHECK(*error ==
+        "stage 'model' (container-1): cannot create the shared-memory channel: out of memory");
+  CHECK(h.launcher->launched.empty());
+}
+
 TEST_CASE("three failed pings in a row mark a stage unhealthy, and a success resets the count") {
   Harness h({"model"});
   REQUIRE_FALSE(h.start());
@@ -269,6 +282,22 @@ TEST_CASE("a restarted stage that comes back healthy is reported to the chain") 
   CHECK(h.state(1) == StageState::up);
   CHECK(h.launcher->of("model").size() == 2);
   CHECK(h.supervisor->status().at(1).restarts == 1);
+}
+
+TEST_CASE("a stage that cannot be relaunched stays down and is tried again with backoff") {
+  Harness h({"model"});
+  REQUIRE_FALSE(h.start());
+  h.launcher->refuse = "cannot execute 'model': Permission denied";
+  const auto died = h.time->now();
+  h.launcher->launched.at(0)->exit(1);
+  REQUIRE(h.run_until([&] { return h.state() == StageState::down && h.time->now() > died; }));
+  CHECK(h.time->now() == died + 100ms);
+  CHECK(h.supervisor->status().at(0).detail ==
+        "cannot restart: cannot execute 'model': Permission denied");
+  h.launcher->refuse.reset();
+  REQUIRE(h.run_until([&] { return h.state() == StageState::up; }));
+  CHECK(h.launcher->launch_times.back() == died + 100ms + 200ms);
+  CHECK(h.supervisor->status().at(0).restarts == 2);
 }
 
 TEST_CASE("stop sends SIGTERM, then SIGKILL after stage_stop_timeout to a stage that ignores it") {
