@@ -14,28 +14,25 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 
-asio::awaitable<HttpGetResult> http_get(asio::ip::tcp::endpoint endpoint, std::string target,
-                                        std::chrono::milliseconds timeout, std::size_t body_limit) {
-  HttpGetResult result;
+asio::awaitable<Result<HttpResponse, HttpGetError>> one_shot_get(asio::ip::tcp::endpoint endpoint,
+                                                                 std::string target,
+                                                                 std::chrono::milliseconds timeout,
+                                                                 std::size_t body_limit) {
   beast::error_code ec;
   beast::tcp_stream stream(co_await asio::this_coro::executor);
   stream.expires_after(timeout);
   co_await stream.async_connect(endpoint, asio::redirect_error(asio::use_awaitable, ec));
   if (ec) {
-    result.error = "connect: " + ec.message();
-    result.local_failure = ec == asio::error::no_descriptors ||
-                           ec == boost::system::errc::too_many_files_open_in_system;
-    co_return result;
+    co_return HttpGetError{"connect: " + ec.message(),
+                           ec == asio::error::no_descriptors ||
+                               ec == boost::system::errc::too_many_files_open_in_system};
   }
   http::request<http::empty_body> req{http::verb::get, target, 11};
   req.set(http::field::host,
           endpoint.address().to_string() + ":" + std::to_string(endpoint.port()));
   req.keep_alive(false);
   co_await http::async_write(stream, req, asio::redirect_error(asio::use_awaitable, ec));
-  if (ec) {
-    result.error = "write: " + ec.message();
-    co_return result;
-  }
+  if (ec) co_return HttpGetError{"write: " + ec.message()};
   // Capped (http_framing.h): a stage's chunk headers and trailers cannot grow it, nor throw.
   auto buffer = proto::http_framing::make_read_buffer();
   buffer.reserve(proto::http_framing::kReadBufferLimit);
@@ -43,16 +40,23 @@ asio::awaitable<HttpGetResult> http_get(asio::ip::tcp::endpoint endpoint, std::s
   parser.body_limit(body_limit);
   co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
   if (ec) {
-    result.error = ec == beast::error::timeout ? "timed out"
-                   : proto::http_framing::is_framing_overflow(ec)
-                       ? "read: " + proto::http_framing::framing_overflow_message()
-                       : "read: " + ec.message();
-    co_return result;
+    co_return HttpGetError{ec == beast::error::timeout ? "timed out"
+                           : proto::http_framing::is_framing_overflow(ec)
+                               ? "read: " + proto::http_framing::framing_overflow_message()
+                               : "read: " + ec.message()};
   }
-  result.status = static_cast<int>(parser.get().result_int());
-  result.body = std::move(parser.get().body());
+  HttpResponse response{static_cast<int>(parser.get().result_int()),
+                        std::move(parser.get().body())};
   stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-  co_return result;
+  co_return response;
+}
+
+asio::awaitable<HttpGetResult> http_get(asio::ip::tcp::endpoint endpoint, std::string target,
+                                        std::chrono::milliseconds timeout, std::size_t body_limit) {
+  auto response = co_await one_shot_get(endpoint, std::move(target), timeout, body_limit);
+  if (!response)
+    co_return HttpGetResult{0, {}, response.error().message, response.error().local_failure};
+  co_return HttpGetResult{response->status, std::move(response->body), {}, false};
 }
 
 }  // namespace tandem::common

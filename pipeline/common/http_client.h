@@ -8,13 +8,32 @@
 #include <chrono>
 #include <string>
 
+#include "tandem/proto/result.h"
+
 namespace tandem::common {
 
+struct HttpResponse {
+  int status = 0;
+  std::string body;
+};
+
+// Why no response arrived.
+struct HttpGetError {
+  std::string message;  // "connect: Connection refused", "timed out", "read: ..."
+  // tandem itself could not make the request (out of descriptors): it says nothing of the peer.
+  bool local_failure = false;
+};
+
+boost::asio::awaitable<Result<HttpResponse, HttpGetError>> one_shot_get(
+    boost::asio::ip::tcp::endpoint endpoint, std::string target, std::chrono::milliseconds timeout,
+    std::size_t body_limit = 64 * 1024);
+
+// The same request in the older shape, kept for pipeline/runtime's /execution-parameters
+// call until it reads one_shot_get's Result.
 struct HttpGetResult {
   int status = 0;  // 0 when no response arrived
   std::string body;
   std::string error;  // what went wrong when status == 0
-  // tandem itself could not make the request (out of descriptors): it says nothing of the peer.
   bool local_failure = false;
 };
 
