@@ -51,12 +51,4 @@ asio::awaitable<Result<HttpResponse, HttpGetError>> one_shot_get(asio::ip::tcp::
   co_return response;
 }
 
-asio::awaitable<HttpGetResult> http_get(asio::ip::tcp::endpoint endpoint, std::string target,
-                                        std::chrono::milliseconds timeout, std::size_t body_limit) {
-  auto response = co_await one_shot_get(endpoint, std::move(target), timeout, body_limit);
-  if (!response)
-    co_return HttpGetResult{0, {}, response.error().message, response.error().local_failure};
-  co_return HttpGetResult{response->status, std::move(response->body), {}, false};
-}
-
 }  // namespace tandem::common

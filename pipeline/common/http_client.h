@@ -28,18 +28,4 @@ boost::asio::awaitable<Result<HttpResponse, HttpGetError>> one_shot_get(
     boost::asio::ip::tcp::endpoint endpoint, std::string target, std::chrono::milliseconds timeout,
     std::size_t body_limit = 64 * 1024);
 
-// The same request in the older shape, kept for pipeline/runtime's /execution-parameters
-// call until it reads one_shot_get's Result.
-struct HttpGetResult {
-  int status = 0;  // 0 when no response arrived
-  std::string body;
-  std::string error;  // what went wrong when status == 0
-  bool local_failure = false;
-};
-
-boost::asio::awaitable<HttpGetResult> http_get(boost::asio::ip::tcp::endpoint endpoint,
-                                               std::string target,
-                                               std::chrono::milliseconds timeout,
-                                               std::size_t body_limit = 64 * 1024);
-
 }  // namespace tandem::common

@@ -56,8 +56,8 @@ asio::awaitable<void> StageRuntime::stop() {
 asio::awaitable<std::optional<std::string>> StageRuntime::first_stage_parameters(
     std::chrono::milliseconds timeout) const {
   const asio::ip::tcp::endpoint ep(asio::ip::address_v4::loopback(), supervisor_.port(0));
-  auto r = co_await common::http_get(ep, "/execution-parameters", timeout);
-  if (r.status == 200) co_return r.body;
+  auto r = co_await common::one_shot_get(ep, "/execution-parameters", timeout);
+  if (r && r->status == 200) co_return std::move(r->body);
   co_return std::nullopt;
 }
 
