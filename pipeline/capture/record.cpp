@@ -13,6 +13,7 @@
 #include "tandem/proto/headers.h"
 #include "tandem/proto/json_depth.h"
 
+#include "tandem/proto/media_type.h"
 namespace tandem::capture {
 namespace {
 
@@ -243,12 +244,7 @@ std::string_view to_string(Encoding encoding) {
 }
 
 std::string media_type(std::string_view content_type) {
-  std::string media;
-  for (const char c : content_type.substr(0, content_type.find(';'))) {
-    if (c != ' ' && c != '\t')
-      media += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return media;
+  return proto::media_type(content_type, proto::Blanks::remove);
 }
 
 Encoding ContentTypeRules::encoding_for(std::string_view content_type,
