@@ -10,10 +10,11 @@
 #include <nlohmann/json.hpp>
 
 #include "pipeline/capture/base64.h"
+#include "tandem/proto/field_errors.h"
 #include "tandem/proto/headers.h"
 #include "tandem/proto/json_depth.h"
-
 #include "tandem/proto/media_type.h"
+
 namespace tandem::capture {
 namespace {
 
@@ -60,8 +61,7 @@ struct Reader {
     const auto found = object.find(key);
     if (found == object.end() || found->is_null()) {
       if (required) {
-        fail(path.empty() ? key : path + "." + key,
-             found == object.end() ? "missing" : "missing (null)");
+        fail(proto::child_path(path, key), found == object.end() ? "missing" : "missing (null)");
       }
       return nullptr;
     }
@@ -73,7 +73,7 @@ struct Reader {
     const auto* value = member(object, key, path, required);
     if (value == nullptr) return std::nullopt;
     if (!value->is_string()) {
-      fail(path.empty() ? key : path + "." + key, "expected a string");
+      fail(proto::child_path(path, key), "expected a string");
       return std::nullopt;
     }
     return value->get<std::string>();

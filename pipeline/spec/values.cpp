@@ -98,8 +98,7 @@ std::optional<PortRange> read_port_range(Context& ctx, const Value& value) {
   }
   if (!low || !high) {
     ctx.error(value.mark, value.path,
-              fmt::format("expected a port range \"LOW-HIGH\" such as \"9000-9999\", got {}",
-                          quote(*text)));
+              proto::expected("a port range \"LOW-HIGH\" such as \"9000-9999\"", quote(*text)));
     return std::nullopt;
   }
   if (*low < kLowestStagePort || *low > *high || *high > kHighestPort) {
