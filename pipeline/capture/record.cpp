@@ -85,9 +85,9 @@ struct Reader {
                                     const std::string& path, bool required) {
     auto value = string(object, key, path, required);
     if (!value) return value;
-    const auto problem = proto::header::value_problem(*value);
-    if (!problem) return value;
-    fail(path.empty() ? key : path + "." + key, *problem);
+    const tandem::Status<std::string> checked = proto::header::check_value(*value);
+    if (checked) return value;
+    fail(proto::child_path(path, key), checked.error());
     return std::nullopt;
   }
 

@@ -55,9 +55,9 @@ std::optional<std::string> read_sagemaker_name(Context& ctx, const Value& value)
 std::optional<std::string> read_header_value(Context& ctx, const Value& value) {
   auto text = read_string(ctx, value);
   if (!text) return std::nullopt;
-  const auto problem = proto::header::value_problem(*text);
-  if (!problem) return text;
-  ctx.error(value.mark, value.path, *problem);
+  tandem::Status<std::string> checked = proto::header::check_value(*text);
+  if (checked) return text;
+  ctx.error(value.mark, value.path, std::move(checked).error());
   return std::nullopt;
 }
 
