@@ -10,8 +10,10 @@
 #include <nlohmann/json.hpp>
 
 #include "pipeline/capture/base64.h"
+#include "tandem/proto/field_errors.h"
 #include "tandem/proto/headers.h"
 #include "tandem/proto/json_depth.h"
+#include "tandem/proto/media_type.h"
 
 namespace tandem::capture {
 namespace {
@@ -59,8 +61,7 @@ struct Reader {
     const auto found = object.find(key);
     if (found == object.end() || found->is_null()) {
       if (required) {
-        fail(path.empty() ? key : path + "." + key,
-             found == object.end() ? "missing" : "missing (null)");
+        fail(proto::child_path(path, key), found == object.end() ? "missing" : "missing (null)");
       }
       return nullptr;
     }
@@ -72,7 +73,7 @@ struct Reader {
     const auto* value = member(object, key, path, required);
     if (value == nullptr) return std::nullopt;
     if (!value->is_string()) {
-      fail(path.empty() ? key : path + "." + key, "expected a string");
+      fail(proto::child_path(path, key), "expected a string");
       return std::nullopt;
     }
     return value->get<std::string>();
@@ -84,9 +85,9 @@ struct Reader {
                                     const std::string& path, bool required) {
     auto value = string(object, key, path, required);
     if (!value) return value;
-    const auto problem = proto::header::value_problem(*value);
-    if (!problem) return value;
-    fail(path.empty() ? key : path + "." + key, *problem);
+    const tandem::Status<std::string> checked = proto::header::check_value(*value);
+    if (checked) return value;
+    fail(proto::child_path(path, key), checked.error());
     return std::nullopt;
   }
 
@@ -243,12 +244,7 @@ std::string_view to_string(Encoding encoding) {
 }
 
 std::string media_type(std::string_view content_type) {
-  std::string media;
-  for (const char c : content_type.substr(0, content_type.find(';'))) {
-    if (c != ' ' && c != '\t')
-      media += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return media;
+  return proto::media_type(content_type, proto::Blanks::remove);
 }
 
 Encoding ContentTypeRules::encoding_for(std::string_view content_type,

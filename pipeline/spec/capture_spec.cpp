@@ -31,15 +31,14 @@ std::optional<std::string> read_destination(Context& ctx, const Value& value,
   if (text->starts_with("s3://")) {
     const auto bucket = std::string_view(*text).substr(5);
     if (bucket.empty() || bucket.front() == '/') {
-      ctx.error(value.mark, value.path,
-                fmt::format("expected s3://bucket/prefix, got {}", quote(*text)));
+      ctx.error(value.mark, value.path, proto::expected("s3://bucket/prefix", quote(*text)));
       return std::nullopt;
     }
     return text;
   }
   if (text->find("://") != std::string::npos && !text->starts_with("file://")) {
     ctx.error(value.mark, value.path,
-              fmt::format("expected a local folder or s3://bucket/prefix, got {}", quote(*text)));
+              proto::expected("a local folder or s3://bucket/prefix", quote(*text)));
     return std::nullopt;
   }
   if (text->starts_with("file://")) return text;
@@ -49,8 +48,8 @@ std::optional<std::string> read_destination(Context& ctx, const Value& value,
 void read_modes(Context& ctx, const Value& value, CaptureSpec& capture) {
   if (!value.node.IsSequence() || value.node.size() == 0) {
     ctx.error(value.mark, value.path,
-              fmt::format("expected a non-empty list of Input and Output, got {}",
-                          value.node.IsSequence() ? "an empty list" : describe(value.node)));
+              proto::expected("a non-empty list of Input and Output",
+                              value.node.IsSequence() ? "an empty list" : describe(value.node)));
     return;
   }
   bool input = false;
@@ -71,7 +70,7 @@ void read_modes(Context& ctx, const Value& value, CaptureSpec& capture) {
 void read_content_types(Context& ctx, const Value& value, std::vector<std::string>& types) {
   if (!value.node.IsSequence()) {
     ctx.error(value.mark, value.path,
-              fmt::format("expected a list of content types, got {}", describe(value.node)));
+              proto::expected("a list of content types", describe(value.node)));
     return;
   }
   std::vector<std::string> read;
@@ -82,7 +81,7 @@ void read_content_types(Context& ctx, const Value& value, std::vector<std::strin
     if (!text) continue;
     if (text->find('/') == std::string::npos) {
       ctx.error(type.mark, type.path,
-                fmt::format("expected a media type such as text/csv, got {}", quote(*text)));
+                proto::expected("a media type such as text/csv", quote(*text)));
       continue;
     }
     read.push_back(std::move(*text));

@@ -1,5 +1,8 @@
 #include "pipeline/spec/did_you_mean.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <algorithm>
 #include <cctype>
 #include <vector>
@@ -59,6 +62,13 @@ std::optional<std::string> did_you_mean(std::string_view word,
     if (starts_with(candidate, word) || starts_with(word, candidate)) return std::string(candidate);
   }
   return std::nullopt;
+}
+
+std::string unknown_key_message(std::string_view key, std::span<const std::string_view> known) {
+  if (auto suggestion = did_you_mean(key, known)) {
+    return fmt::format("unknown key; did you mean \"{}\"?", *suggestion);
+  }
+  return fmt::format("unknown key; expected one of {}", fmt::join(known, ", "));
 }
 
 }  // namespace tandem::spec

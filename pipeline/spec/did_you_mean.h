@@ -18,4 +18,9 @@ std::size_t edit_distance(std::string_view a, std::string_view b);
 std::optional<std::string> did_you_mean(std::string_view word,
                                         std::span<const std::string_view> candidates);
 
+// The message for a key that is not in `known`, with a hint when one is close: `unknown key;
+// did you mean "timeout_s"?`, else `unknown key; expected one of a, b, c`. pipeline.yaml and
+// the batch job's JSON word it the same way.
+std::string unknown_key_message(std::string_view key, std::span<const std::string_view> known);
+
 }  // namespace tandem::spec

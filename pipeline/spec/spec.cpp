@@ -176,8 +176,7 @@ void read_execution_parameters(Context& ctx, const Value& value, ExecutionParame
 void read_root(Context& ctx, const YAML::Node& root, const std::filesystem::path& base_dir,
                PipelineSpec& spec) {
   if (!root.IsMap()) {
-    ctx.error(root.Mark(), "",
-              fmt::format("expected a map at the top level, got {}", describe(root)));
+    ctx.error(root.Mark(), "", proto::expected("a map at the top level", describe(root)));
     return;
   }
   const Fields fields(ctx, Value{root, root.Mark(), ""}, kRootKeys);

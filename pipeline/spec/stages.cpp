@@ -110,9 +110,8 @@ void read_env(Context& ctx, const Value& value, std::map<std::string, std::strin
 // Names whose values tandem never prints: each must be a valid variable name, listed once.
 void read_secret_env(Context& ctx, const Value& value, std::set<std::string>& names) {
   if (!value.node.IsSequence()) {
-    ctx.error(
-        value.mark, value.path,
-        fmt::format("expected a list of environment variable names, got {}", describe(value.node)));
+    ctx.error(value.mark, value.path,
+              proto::expected("a list of environment variable names", describe(value.node)));
     return;
   }
   std::size_t index = 0;
@@ -253,8 +252,7 @@ void check_unique_names(Context& ctx, const Value& stages, const std::vector<Rea
 std::vector<StageSpec> read_stages(Context& ctx, const Value& stages,
                                    const std::filesystem::path& base_dir) {
   if (!stages.node.IsSequence()) {
-    ctx.error(stages.mark, stages.path,
-              fmt::format("expected a list of stages, got {}", describe(stages.node)));
+    ctx.error(stages.mark, stages.path, proto::expected("a list of stages", describe(stages.node)));
     return {};
   }
   const std::size_t count = stages.node.size();

@@ -55,9 +55,9 @@ std::optional<std::string> read_sagemaker_name(Context& ctx, const Value& value)
 std::optional<std::string> read_header_value(Context& ctx, const Value& value) {
   auto text = read_string(ctx, value);
   if (!text) return std::nullopt;
-  const auto problem = proto::header::value_problem(*text);
-  if (!problem) return text;
-  ctx.error(value.mark, value.path, *problem);
+  tandem::Status<std::string> checked = proto::header::check_value(*text);
+  if (checked) return text;
+  ctx.error(value.mark, value.path, std::move(checked).error());
   return std::nullopt;
 }
 
@@ -98,8 +98,7 @@ std::optional<PortRange> read_port_range(Context& ctx, const Value& value) {
   }
   if (!low || !high) {
     ctx.error(value.mark, value.path,
-              fmt::format("expected a port range \"LOW-HIGH\" such as \"9000-9999\", got {}",
-                          quote(*text)));
+              proto::expected("a port range \"LOW-HIGH\" such as \"9000-9999\"", quote(*text)));
     return std::nullopt;
   }
   if (*low < kLowestStagePort || *low > *high || *high > kHighestPort) {

@@ -54,13 +54,6 @@ class DocumentStarts final : public YAML::EventHandler {
   std::optional<YAML::Mark> stuck_;
 };
 
-std::string unknown_key_message(std::string_view key, std::span<const std::string_view> known) {
-  if (auto suggestion = did_you_mean(key, known)) {
-    return fmt::format("unknown key; did you mean \"{}\"?", *suggestion);
-  }
-  return fmt::format("unknown key; expected one of {}", fmt::join(known, ", "));
-}
-
 template <typename T>
 bool parse_whole(std::string_view text, T& out, std::errc& error) {
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
@@ -85,34 +78,32 @@ std::vector<YAML::Node> load_all_documents(const std::string& text) {
 }
 
 std::string quote(std::string_view text) {
-  if (text.size() <= kMaxQuotedLength) return fmt::format("\"{}\"", text);
-  return fmt::format("\"{}...\"", text.substr(0, kMaxQuotedLength));
+  return fmt::format("\"{}\"", proto::shortened(text, kMaxQuotedLength));
 }
 
 void Context::error(const YAML::Mark& at, std::string path, std::string message) {
-  errors_.push_back(SpecError{.file = file_,
-                              .line = one_based(at.line),
-                              .column = one_based(at.column),
-                              .path = std::move(path),
-                              .message = std::move(message)});
+  errors_.add(std::move(path), std::move(message), one_based(at.line), one_based(at.column));
 }
 
 std::vector<SpecError> Context::take_errors() {
+  std::vector<SpecError> errors;
+  for (proto::FieldError& error : errors_.take()) {
+    errors.push_back(SpecError{.file = errors_.source(),
+                               .line = error.line,
+                               .column = error.column,
+                               .path = std::move(error.path),
+                               .message = std::move(error.message)});
+  }
   // Errors are found in several passes; report them in the order of the document.
-  std::stable_sort(errors_.begin(), errors_.end(), [](const SpecError& a, const SpecError& b) {
+  std::stable_sort(errors.begin(), errors.end(), [](const SpecError& a, const SpecError& b) {
     return std::pair(a.line, a.column) < std::pair(b.line, b.column);
   });
-  return std::move(errors_);
-}
-
-std::string join_path(std::string_view parent, std::string_view key) {
-  if (parent.empty()) return std::string(key);
-  return fmt::format("{}.{}", parent, key);
+  return errors;
 }
 
 Value element(const Value& list, std::size_t index, const YAML::Node& item) {
   const YAML::Mark mark = item.IsNull() || item.Mark().line < 0 ? list.mark : item.Mark();
-  return Value{item, mark, fmt::format("{}[{}]", list.path, index)};
+  return Value{item, mark, proto::element_path(list.path, index)};
 }
 
 std::string describe(const YAML::Node& node) {
@@ -134,7 +125,7 @@ std::string describe(const YAML::Node& node) {
 Fields::Fields(Context& ctx, const Value& map, std::span<const std::string_view> known_keys)
     : ctx_(ctx), self_(map), is_map_(map.node.IsMap()) {
   if (!is_map_) {
-    ctx_.error(map.mark, map.path, fmt::format("expected a map, got {}", describe(map.node)));
+    ctx_.error(map.mark, map.path, proto::expected("a map", describe(map.node)));
     return;
   }
   for (auto it = map.node.begin(); it != map.node.end(); ++it) {
@@ -145,11 +136,11 @@ Fields::Fields(Context& ctx, const Value& map, std::span<const std::string_view>
 void Fields::add_entry(const YAML::Node& key, const YAML::Node& value,
                        std::span<const std::string_view> known_keys) {
   if (!key.IsScalar()) {
-    ctx_.error(key.Mark(), self_.path, fmt::format("expected a string key, got {}", describe(key)));
+    ctx_.error(key.Mark(), self_.path, proto::expected("a string key", describe(key)));
     return;
   }
   const std::string& name = key.Scalar();
-  const std::string path = join_path(self_.path, name);
+  const std::string path = proto::child_path(self_.path, name);
   const bool known = known_keys.empty() ||
                      std::find(known_keys.begin(), known_keys.end(), name) != known_keys.end();
   if (!known) {
@@ -178,7 +169,7 @@ std::optional<Value> Fields::get(std::string_view key) const {
 std::optional<Value> Fields::require(std::string_view key) const {
   auto value = get(key);
   if (!value && is_map_) {
-    ctx_.error(self_.mark, join_path(self_.path, key), "required key is missing");
+    ctx_.error(self_.mark, proto::child_path(self_.path, key), "required key is missing");
   }
   return value;
 }
@@ -186,8 +177,7 @@ std::optional<Value> Fields::require(std::string_view key) const {
 std::optional<std::string> read_scalar(Context& ctx, const Value& value,
                                        std::string_view expected) {
   if (!value.node.IsScalar()) {
-    ctx.error(value.mark, value.path,
-              fmt::format("expected {}, got {}", expected, describe(value.node)));
+    ctx.error(value.mark, value.path, proto::expected(expected, describe(value.node)));
     return std::nullopt;
   }
   Expansion expanded = expand_env(value.node.Scalar(), ctx.env());
@@ -219,7 +209,7 @@ std::optional<std::int64_t> read_integer(Context& ctx, const Value& value, std::
   std::errc error{};
   const bool parsed = parse_whole(*text, number, error);
   if (!parsed && error != std::errc::result_out_of_range) {
-    ctx.error(value.mark, value.path, fmt::format("expected an integer, got {}", quote(*text)));
+    ctx.error(value.mark, value.path, proto::expected("an integer", quote(*text)));
     return std::nullopt;
   }
   if (!parsed || number < min || number > max) {
@@ -239,8 +229,7 @@ std::optional<double> read_number(Context& ctx, const Value& value, const Number
   // 1e400 is a number, only not one a double holds: out of range, as read_integer says.
   const bool beyond_a_double = !parsed && error == std::errc::result_out_of_range;
   if ((!parsed && !beyond_a_double) || (parsed && !std::isfinite(number))) {
-    ctx.error(value.mark, value.path,
-              fmt::format("expected {}, got {}", rule.expected, quote(*text)));
+    ctx.error(value.mark, value.path, proto::expected(rule.expected, quote(*text)));
     return std::nullopt;
   }
   const bool low_ok = rule.allow_zero ? number >= 0 : number > 0;
@@ -260,7 +249,7 @@ std::optional<std::size_t> read_choice(Context& ctx, const Value& value,
   if (!text) return std::nullopt;
   const auto found = std::find(choices.begin(), choices.end(), *text);
   if (found != choices.end()) return static_cast<std::size_t>(found - choices.begin());
-  std::string message = fmt::format("expected {}, got {}", expected, quote(*text));
+  std::string message = proto::expected(expected, quote(*text));
   if (auto suggestion = did_you_mean(*text, choices)) {
     message += fmt::format("; did you mean \"{}\"?", *suggestion);
   }

@@ -1,5 +1,7 @@
 // Helpers for walking a yaml-cpp tree by hand while collecting every error with its file,
-// line, column and key path. Internal to the spec module.
+// line, column and key path: the yaml-cpp adapter over proto::FieldErrors
+// (tandem/proto/field_errors.h), which the batch-job and model-file readers share. Internal to
+// the spec module.
 #pragma once
 
 #include <yaml-cpp/yaml.h>
@@ -13,22 +15,22 @@
 #include <vector>
 
 #include "pipeline/spec/spec.h"
+#include "tandem/proto/field_errors.h"
 
 namespace tandem::spec {
 
 // The state of one load: where errors go and where ${VAR} values come from.
 class Context {
  public:
-  Context(std::string file, EnvLookup env) : file_(std::move(file)), env_(env) {}
+  Context(std::string file, EnvLookup env) : errors_(std::move(file)), env_(env) {}
 
   void error(const YAML::Mark& at, std::string path, std::string message);
   EnvLookup env() const { return env_; }
   std::vector<SpecError> take_errors();
 
  private:
-  std::string file_;
+  proto::FieldErrors errors_;
   EnvLookup env_;
-  std::vector<SpecError> errors_;
 };
 
 // The documents of a YAML stream, as YAML::LoadAll gives them. yaml-cpp 0.7's LoadAll never
@@ -44,7 +46,6 @@ struct Value {
   std::string path;
 };
 
-std::string join_path(std::string_view parent, std::string_view key);
 // Element `index` of the sequence `list`.
 Value element(const Value& list, std::size_t index, const YAML::Node& item);
 // `text` in double quotes, cut short when long, for messages.

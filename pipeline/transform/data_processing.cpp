@@ -3,10 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cctype>
 
 #include "pipeline/transform/csv.h"
 #include "pipeline/transform/output_assembly.h"
+#include "tandem/proto/media_type.h"
 
 namespace tandem::transform {
 namespace {
@@ -80,12 +80,7 @@ Result<Json> join_json(std::string_view input, std::string_view output, DataForm
 }  // namespace
 
 DataFormat data_format_of(std::string_view content_type) {
-  content_type = content_type.substr(0, content_type.find(';'));
-  std::string type;
-  for (const char c : content_type) {
-    if (c != ' ' && c != '\t')
-      type.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-  }
+  const std::string type = proto::media_type(content_type, proto::Blanks::remove);
   if (type == "text/csv") return DataFormat::csv;
   if (type == "application/json" || type == "application/jsonlines" ||
       type == "application/x-jsonlines" || type == "application/json-lines") {

@@ -1,7 +1,5 @@
 #include "pipeline/transform/execution.h"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <array>
 #include <limits>
@@ -24,7 +22,7 @@ Result<ContainerAnswer> read_answer(std::string_view text) {
   ContainerAnswer answer;
   const std::optional<Json> root = fields.parse(text);
   if (root && !root->is_object()) {
-    fields.error("", fmt::format("expected a JSON object, got {}", JsonFields::show(*root)));
+    fields.expected("", "a JSON object", *root);
   } else if (root) {
     answer.max_concurrent_transforms = fields.integer(*root, "", "MaxConcurrentTransforms", 0,
                                                       std::numeric_limits<std::int64_t>::max());

@@ -41,8 +41,8 @@ class OverrideReader {
   void choice(const std::optional<std::string>& value, std::string_view flag,
               const std::array<std::string_view, N>& names, Parse parse, Enum& out) {
     if (!value) return;
-    if (auto problem = check_one_of(*value, names)) {
-      errors.push_back(fmt::format("{}: {}", flag, *problem));
+    if (Status checked = check_one_of(*value, names); !checked) {
+      errors.push_back(fmt::format("{}: {}", flag, checked.error().message));
       return;
     }
     out = *parse(*value);
@@ -51,8 +51,8 @@ class OverrideReader {
   void integer(const std::optional<std::int64_t>& value, std::string_view flag, std::int64_t min,
                std::int64_t max, std::optional<std::int64_t>& out) {
     if (!value) return;
-    if (auto problem = check_integer_range(*value, min, max)) {
-      errors.push_back(fmt::format("{}: {}", flag, *problem));
+    if (Status checked = check_integer_range(*value, min, max); !checked) {
+      errors.push_back(fmt::format("{}: {}", flag, checked.error().message));
       return;
     }
     out = *value;

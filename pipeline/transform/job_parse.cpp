@@ -58,9 +58,9 @@ void read_name(JsonFields& fields, const Json& root, std::string_view key,
                std::optional<std::string>& out) {
   std::optional<std::string> name = fields.string(root, "", key, kMaxNameLength);
   if (name && !is_sagemaker_name(*name)) {
-    fields.error(key, fmt::format("expected letters, digits and hyphens, starting and ending with "
-                                  "a letter or digit, got \"{}\"",
-                                  *name));
+    fields.error(key, proto::expected(
+                          "letters, digits and hyphens, starting and ending with a letter or digit",
+                          fmt::format("\"{}\"", *name)));
     return;
   }
   out = std::move(name);
@@ -158,8 +158,7 @@ void read_environment(JsonFields& fields, const Json& root, TransformJob& job) {
   const Json* environment = fields.member(root, "", "Environment", false);
   if (environment == nullptr) return;
   if (!environment->is_object()) {
-    fields.error("Environment",
-                 fmt::format("expected an object, got {}", JsonFields::show(*environment)));
+    fields.expected("Environment", "an object", *environment);
     return;
   }
   if (environment->size() > kMaxEnvironmentEntries) {

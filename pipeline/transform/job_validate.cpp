@@ -93,7 +93,9 @@ void validate_data_processing(const TransformJob& job, Errors& errors) {
 void validate_header_values(const TransformJob& job, Errors& errors) {
   auto check = [&errors](std::string_view where, const std::optional<std::string>& value) {
     if (!value) return;
-    if (const auto problem = proto::header::value_problem(*value)) errors.add(where, *problem);
+    if (const auto checked = proto::header::check_value(*value); !checked) {
+      errors.add(where, checked.error());
+    }
   };
   check("TransformInput.ContentType", job.input.content_type);
   check("TransformOutput.Accept", job.output.accept);

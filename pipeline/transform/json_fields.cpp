@@ -13,28 +13,16 @@ namespace {
 
 constexpr std::size_t kShownValueLength = 60;
 
+// "one of None, Line, RecordIO, TFRecord"
+std::string one_of_names(std::span<const std::string_view> names) {
+  return fmt::format("one of {}", fmt::join(names, ", "));
+}
+
 }  // namespace
 
-std::string JsonFields::child(std::string_view path, std::string_view key) {
-  return path.empty() ? std::string(key) : fmt::format("{}.{}", path, key);
-}
-
 std::string JsonFields::show(const Json& value) {
-  std::string shown = value.dump(-1, ' ', false, Json::error_handler_t::replace);
-  if (shown.size() > kShownValueLength) shown = shown.substr(0, kShownValueLength) + "...";
-  return shown;
-}
-
-void JsonFields::error(std::string_view path, std::string_view message) {
-  if (path.empty()) {
-    errors_.push_back(fmt::format("{}: {}", source_, message));
-  } else {
-    errors_.push_back(fmt::format("{}: {}: {}", source_, path, message));
-  }
-}
-
-Error JsonFields::to_error() const {
-  return Error{fmt::format("{}", fmt::join(errors_, "\n"))};
+  return proto::shortened(value.dump(-1, ' ', false, Json::error_handler_t::replace),
+                          kShownValueLength);
 }
 
 std::optional<Json> JsonFields::parse(std::string_view text) {
@@ -47,16 +35,13 @@ std::optional<Json> JsonFields::parse(std::string_view text) {
 bool JsonFields::check_object(const Json& value, std::string_view path,
                               std::span<const std::string_view> known) {
   if (!value.is_object()) {
-    error(path, fmt::format("expected an object, got {}", json_type_phrase(value)));
+    error(path, proto::expected("an object", json_type_phrase(value)));
     return false;
   }
   for (const auto& item : value.items()) {
     const std::string& key = item.key();
     if (std::find(known.begin(), known.end(), key) != known.end()) continue;
-    const std::optional<std::string> suggestion = spec::did_you_mean(key, known);
-    error(child(path, key),
-          suggestion ? fmt::format("unknown key; did you mean \"{}\"?", *suggestion)
-                     : fmt::format("unknown key; expected one of {}", fmt::join(known, ", ")));
+    error(child(path, key), spec::unknown_key_message(key, known));
   }
   return true;
 }
@@ -75,7 +60,7 @@ std::optional<std::string> JsonFields::string(const Json& object, std::string_vi
   const Json* value = member(object, path, key, required);
   if (value == nullptr) return std::nullopt;
   if (!value->is_string()) {
-    error(child(path, key), fmt::format("expected a string, got {}", show(*value)));
+    expected(child(path, key), "a string", *value);
     return std::nullopt;
   }
   const auto& text = value->get_ref<const std::string&>();
@@ -95,10 +80,9 @@ std::optional<std::int64_t> JsonFields::integer(const Json& object, std::string_
     const bool fits = !value->is_number_unsigned() ||
                       value->get<std::uint64_t>() <= static_cast<std::uint64_t>(max);
     const std::int64_t number = fits ? value->get<std::int64_t>() : max;
-    if (fits && !check_integer_range(number, min, max)) return number;
+    if (fits && check_integer_range(number, min, max)) return number;
   }
-  error(child(path, key),
-        fmt::format("expected {}, got {}", integer_range(min, max), show(*value)));
+  expected(child(path, key), integer_range(min, max), *value);
   return std::nullopt;
 }
 
@@ -110,23 +94,20 @@ std::optional<std::string> JsonFields::one_of(const Json& object, std::string_vi
   if (value == nullptr) return std::nullopt;
   if (value->is_string()) {
     const auto& text = value->get_ref<const std::string&>();
-    if (!check_one_of(text, names)) return text;
+    if (check_one_of(text, names)) return text;
   }
-  error(child(path, key),
-        fmt::format("expected one of {}, got {}", fmt::join(names, ", "), show(*value)));
+  expected(child(path, key), one_of_names(names), *value);
   return std::nullopt;
 }
 
-std::optional<std::string> check_one_of(std::string_view value,
-                                        std::span<const std::string_view> names) {
-  if (std::find(names.begin(), names.end(), value) != names.end()) return std::nullopt;
-  return fmt::format("expected one of {}, got \"{}\"", fmt::join(names, ", "), value);
+Status check_one_of(std::string_view value, std::span<const std::string_view> names) {
+  if (std::find(names.begin(), names.end(), value) != names.end()) return Status::success();
+  return Error{proto::expected(one_of_names(names), fmt::format("\"{}\"", value))};
 }
 
-std::optional<std::string> check_integer_range(std::int64_t value, std::int64_t min,
-                                               std::int64_t max) {
-  if (value >= min && value <= max) return std::nullopt;
-  return fmt::format("expected {}, got {}", integer_range(min, max), value);
+Status check_integer_range(std::int64_t value, std::int64_t min, std::int64_t max) {
+  if (value >= min && value <= max) return Status::success();
+  return Error{proto::expected(integer_range(min, max), std::to_string(value))};
 }
 
 std::string integer_range(std::int64_t min, std::int64_t max) {

@@ -1,7 +1,8 @@
 // Reading typed fields out of a JSON document while collecting every error, each naming its
 // source and JSON path: `job.json: TransformInput.SplitType: expected one of None, Line,
-// RecordIO, TFRecord, got "Lines"`. Internal to the transform module (job, manifest and
-// execution-parameter parsers).
+// RecordIO, TFRecord, got "Lines"`. The nlohmann adapter over proto::FieldErrors
+// (tandem/proto/field_errors.h), which pipeline.yaml and the model-file readers share. Internal
+// to the transform module (job, manifest and execution-parameter parsers).
 #pragma once
 
 #include <cstdint>
@@ -13,23 +14,31 @@
 
 #include "pipeline/transform/json_path.h"
 #include "pipeline/transform/result.h"
+#include "tandem/proto/field_errors.h"
 
 namespace tandem::transform {
 
 class JsonFields {
  public:
-  explicit JsonFields(std::string source) : source_(std::move(source)) {}
+  explicit JsonFields(std::string source) : errors_(std::move(source)) {}
 
   // "a.b" + "c" → "a.b.c"; "" + "c" → "c".
-  static std::string child(std::string_view path, std::string_view key);
+  static std::string child(std::string_view path, std::string_view key) {
+    return proto::child_path(path, key);
+  }
   // How a value is shown after "got": strings quoted, others as compact JSON, cut to 60 chars.
   static std::string show(const Json& value);
 
-  void error(std::string_view path, std::string_view message);
+  void error(std::string_view path, std::string message) {
+    errors_.add(std::string(path), std::move(message));
+  }
+  // Records `value` as not what was wanted: "expected <what>, got <value shown>".
+  void expected(std::string_view path, std::string_view what, const Json& value) {
+    error(path, proto::expected(what, show(value)));
+  }
   bool has_errors() const { return !errors_.empty(); }
-  const std::vector<std::string>& errors() const { return errors_; }
   // All errors, one per line.
-  Error to_error() const;
+  Error to_error() const { return Error{errors_.text()}; }
 
   // Parses `text` (see parse_json in json.h); on failure records the error and returns nothing.
   std::optional<Json> parse(std::string_view text);
@@ -53,16 +62,13 @@ class JsonFields {
                      bool required);
 
  private:
-  std::string source_;
-  std::vector<std::string> errors_;
+  proto::FieldErrors errors_;
 };
 
-// Checks for values given as text (command-line overrides, the answer of a container):
-// the message after "<where>: ", or nothing when the value is fine.
-std::optional<std::string> check_one_of(std::string_view value,
-                                        std::span<const std::string_view> names);
-std::optional<std::string> check_integer_range(std::int64_t value, std::int64_t min,
-                                               std::int64_t max);
+// Checks for values given as text (command-line overrides, the answer of a container): the
+// error's message is what follows "<where>: ".
+Status check_one_of(std::string_view value, std::span<const std::string_view> names);
+Status check_integer_range(std::int64_t value, std::int64_t min, std::int64_t max);
 // "an integer from 1 to 3600", or "an integer of at least 0" when `max` is INT64_MAX.
 std::string integer_range(std::int64_t min, std::int64_t max);
 

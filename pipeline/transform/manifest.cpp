@@ -1,7 +1,5 @@
 #include "pipeline/transform/manifest.h"
 
-#include <fmt/format.h>
-
 #include <array>
 
 #include "pipeline/transform/json_fields.h"
@@ -13,8 +11,7 @@ constexpr std::array<std::string_view, 1> kPrefixKeys{"prefix"};
 
 std::optional<std::string> read_prefix(JsonFields& fields, const Json& first) {
   if (!first.is_object()) {
-    fields.error("[0]", fmt::format("expected {{\"prefix\": \"s3://bucket/prefix/\"}}, got {}",
-                                    JsonFields::show(first)));
+    fields.expected("[0]", "{\"prefix\": \"s3://bucket/prefix/\"}", first);
     return std::nullopt;
   }
   if (!fields.check_object(first, "[0]", kPrefixKeys)) return std::nullopt;
@@ -34,18 +31,16 @@ Result<std::vector<ManifestEntry>> parse_manifest(std::string_view json_text,
   const std::optional<Json> root = fields.parse(json_text);
   if (!root) return fields.to_error();
   if (!root->is_array() || root->empty()) {
-    fields.error("", fmt::format("expected an array starting with {{\"prefix\": ...}}, got {}",
-                                 JsonFields::show(*root)));
+    fields.expected("", "an array starting with {\"prefix\": ...}", *root);
     return fields.to_error();
   }
   const std::optional<std::string> prefix = read_prefix(fields, root->front());
   std::vector<ManifestEntry> entries;
   for (std::size_t i = 1; i < root->size(); ++i) {
     const Json& entry = (*root)[i];
-    const std::string where = fmt::format("[{}]", i);
+    const std::string where = proto::element_path("", i);
     if (!entry.is_string()) {
-      fields.error(where, fmt::format("expected a string (a key relative to the prefix), got {}",
-                                      JsonFields::show(entry)));
+      fields.expected(where, "a string (a key relative to the prefix)", entry);
       continue;
     }
     const auto& relative = entry.get_ref<const std::string&>();

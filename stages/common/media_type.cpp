@@ -2,19 +2,13 @@
 
 #include <fmt/format.h>
 
-#include <cctype>
 #include <vector>
 
 #include "stages/common/numbers.h"
+#include "tandem/proto/media_type.h"
 
 namespace tandem::builtin {
 namespace {
-
-std::string lower(std::string_view text) {
-  std::string result(text);
-  for (char& c : result) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return result;
-}
 
 // "a, b or c"
 std::string list_in_words(std::initializer_list<std::string_view> names) {
@@ -59,7 +53,7 @@ std::vector<MediaRange> parse_accept(std::string_view accept) {
     if (end == std::string_view::npos) end = accept.size();
     const auto entry = accept.substr(start, end - start);
     const auto semicolon = entry.find(';');
-    const auto type = lower(trim(entry.substr(0, semicolon)));
+    const auto type = proto::media_type(entry, proto::Blanks::trim);
     if (!type.empty()) {
       const double q =
           semicolon == std::string_view::npos ? 1 : quality(entry.substr(semicolon + 1));
@@ -85,7 +79,7 @@ int specificity(const std::string& range, std::string_view type) {
 }  // namespace
 
 std::string media_type(std::string_view header) {
-  return lower(trim(header.substr(0, header.find(';'))));
+  return proto::media_type(header, proto::Blanks::trim);
 }
 
 std::string request_media_type(std::string_view content_type, std::string_view fallback) {

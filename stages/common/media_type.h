@@ -11,7 +11,8 @@
 namespace tandem::builtin {
 
 // The type/subtype of a Content-Type header, lower-cased and without parameters:
-// "Text/CSV; charset=utf-8" -> "text/csv".
+// "Text/CSV; charset=utf-8" -> "text/csv". Spaces are trimmed around it only
+// (proto::media_type with Blanks::trim; capture and batch transform remove them all).
 std::string media_type(std::string_view header);
 
 // The type a stage reads a request as: the media type of `content_type`, or `fallback` when the

@@ -11,6 +11,9 @@
 namespace tandem::builtin {
 namespace {
 
+// How much of a value a message quotes.
+constexpr std::size_t kShownValueLength = 40;
+
 std::string join_lines(const std::vector<std::string>& lines) {
   std::string text;
   for (const auto& line : lines) {
@@ -52,25 +55,10 @@ std::string json_error_message(std::string_view what) {
   return std::string(what);
 }
 
-std::string json_path(std::string_view path, std::string_view key) {
-  return path.empty() ? std::string(key) : fmt::format("{}.{}", path, key);
-}
-
-std::string json_path(std::string_view path, std::size_t index) {
-  return fmt::format("{}[{}]", path, index);
-}
-
 std::string describe_json(const nlohmann::json& value) {
   if (value.is_array()) return "an array";
   if (value.is_object()) return "an object";
-  std::string text = value.dump();
-  if (text.size() > 40) text = text.substr(0, 40) + "...";
-  return text;
-}
-
-void ModelJsonChecker::report(std::string_view path, std::string_view message) {
-  lines_.push_back(path.empty() ? fmt::format("{}: {}", file_, message)
-                                : fmt::format("{}: {}: {}", file_, path, message));
+  return proto::shortened(value.dump(), kShownValueLength);
 }
 
 const nlohmann::json* ModelJsonChecker::member(const nlohmann::json& object, std::string_view path,
@@ -95,26 +83,26 @@ void ModelJsonChecker::reject_unknown_keys(const nlohmann::json& object, std::st
 
 bool ModelJsonChecker::is_object(const nlohmann::json& value, std::string_view path) {
   if (value.is_object()) return true;
-  report(path, fmt::format("expected an object, got {}", describe_json(value)));
+  report_expected(path, "an object", value);
   return false;
 }
 
 bool ModelJsonChecker::is_array(const nlohmann::json& value, std::string_view path) {
   if (value.is_array()) return true;
-  report(path, fmt::format("expected an array, got {}", describe_json(value)));
+  report_expected(path, "an array", value);
   return false;
 }
 
 std::optional<std::string> ModelJsonChecker::string(const nlohmann::json& value,
                                                     std::string_view path) {
   if (value.is_string()) return value.get<std::string>();
-  report(path, fmt::format("expected a string, got {}", describe_json(value)));
+  report_expected(path, "a string", value);
   return std::nullopt;
 }
 
 std::optional<double> ModelJsonChecker::number(const nlohmann::json& value, std::string_view path) {
   if (value.is_number()) return value.get<double>();
-  report(path, fmt::format("expected a number, got {}", describe_json(value)));
+  report_expected(path, "a number", value);
   return std::nullopt;
 }
 
@@ -128,8 +116,7 @@ std::optional<std::size_t> ModelJsonChecker::whole_number(const nlohmann::json& 
       return static_cast<std::size_t>(number);
     }
   }
-  report(path, fmt::format("expected a whole number from {} to {}, got {}", min, max,
-                           describe_json(value)));
+  report_expected(path, fmt::format("a whole number from {} to {}", min, max), value);
   return std::nullopt;
 }
 
@@ -138,8 +125,8 @@ std::optional<std::vector<double>> ModelJsonChecker::numbers(const nlohmann::jso
                                                              std::size_t count) {
   if (!is_array(value, path)) return std::nullopt;
   if (value.size() != count) {
-    report(path,
-           fmt::format("expected {} value{}, got {}", count, count == 1 ? "" : "s", value.size()));
+    report(path, proto::expected(fmt::format("{} value{}", count, count == 1 ? "" : "s"),
+                                 std::to_string(value.size())));
     return std::nullopt;
   }
   std::vector<double> result;
@@ -151,7 +138,7 @@ std::optional<std::vector<double>> ModelJsonChecker::numbers(const nlohmann::jso
 }
 
 void ModelJsonChecker::finish() const {
-  if (!lines_.empty()) throw ModelFileError(lines_);
+  if (!errors_.empty()) throw ModelFileError(errors_.lines());
 }
 
 }  // namespace tandem::builtin

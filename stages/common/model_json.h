@@ -1,6 +1,8 @@
 // Reading a stage's JSON model file (featurize.json, postprocess.json) at start-up: every
 // problem is collected with its JSON path before the stage fails, so one run of the exporter
-// can fix them all.
+// can fix them all. ModelJsonChecker is the nlohmann adapter over proto::FieldErrors
+// (tandem/proto/field_errors.h), which the orchestrator's pipeline.yaml and batch-job readers
+// share.
 #pragma once
 
 #include <cstddef>
@@ -12,6 +14,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "tandem/proto/field_errors.h"
 
 namespace tandem::builtin {
 
@@ -30,8 +34,13 @@ class ModelFileError : public std::runtime_error {
 nlohmann::json read_json_file(const std::filesystem::path& file);
 
 // "key" under "path": "transformers[1]" + "steps" -> "transformers[1].steps".
-std::string json_path(std::string_view path, std::string_view key);
-std::string json_path(std::string_view path, std::size_t index);
+inline std::string json_path(std::string_view path, std::string_view key) {
+  return proto::child_path(path, key);
+}
+// "labels" + 2 -> "labels[2]".
+inline std::string json_path(std::string_view path, std::size_t index) {
+  return proto::element_path(path, index);
+}
 
 // An nlohmann exception's what() without its "[json.exception.parse_error.101] " prefix.
 std::string json_error_message(std::string_view what);
@@ -44,9 +53,15 @@ std::string describe_json(const nlohmann::json& value);
 // everything reported.
 class ModelJsonChecker {
  public:
-  explicit ModelJsonChecker(std::string file) : file_(std::move(file)) {}
+  explicit ModelJsonChecker(std::string file) : errors_(std::move(file)) {}
 
-  void report(std::string_view path, std::string_view message);
+  void report(std::string_view path, std::string message) {
+    errors_.add(std::string(path), std::move(message));
+  }
+  // Reports `value` as not what was wanted: "expected <what>, got <value described>".
+  void report_expected(std::string_view path, std::string_view what, const nlohmann::json& value) {
+    report(path, proto::expected(what, describe_json(value)));
+  }
 
   // The member `key` of `object` (at `path`), or nothing; reports it when `required`.
   const nlohmann::json* member(const nlohmann::json& object, std::string_view path,
@@ -66,12 +81,11 @@ class ModelJsonChecker {
   std::optional<std::vector<double>> numbers(const nlohmann::json& value, std::string_view path,
                                              std::size_t count);
 
-  bool failed() const { return !lines_.empty(); }
+  bool failed() const { return !errors_.empty(); }
   void finish() const;
 
  private:
-  std::string file_;
-  std::vector<std::string> lines_;
+  proto::FieldErrors errors_;
 };
 
 }  // namespace tandem::builtin

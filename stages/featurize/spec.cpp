@@ -58,8 +58,7 @@ class StepReader {
       } else if (value.is_string()) {
         result.fill.emplace_back(value.get<std::string>());
       } else {
-        checker_.report(json_path(fill_path, i),
-                        fmt::format("expected a number or a string, got {}", describe_json(value)));
+        checker_.report_expected(json_path(fill_path, i), "a number or a string", value);
       }
     }
     if (result.fill.size() != width) return std::nullopt;
@@ -99,9 +98,10 @@ class StepReader {
       const json& value = list[i];
       const auto value_path = json_path(path, i);
       if (result.numeric ? !value.is_number() : !value.is_string()) {
-        checker_.report(value_path, fmt::format("expected {} like the first category, got {}",
-                                                result.numeric ? "a number" : "a string",
-                                                describe_json(value)));
+        checker_.report_expected(value_path,
+                                 result.numeric ? "a number like the first category"
+                                                : "a string like the first category",
+                                 value);
         return std::nullopt;
       }
       const bool added = result.numeric
@@ -236,8 +236,7 @@ void read_format(ModelJsonChecker& checker, const json& document) {
   const json* format = checker.member(document, "", "format", true);
   if (format != nullptr &&
       (!format->is_string() || format->get<std::string>() != featurize_format)) {
-    checker.report(
-        "format", fmt::format("expected \"{}\", got {}", featurize_format, describe_json(*format)));
+    checker.report_expected("format", fmt::format("\"{}\"", featurize_format), *format);
   }
 }
 
@@ -246,8 +245,7 @@ bool read_remainder(ModelJsonChecker& checker, const json& document) {
   const json* remainder = checker.member(document, "", "remainder", false);
   if (remainder == nullptr || *remainder == "drop") return false;
   if (*remainder == "passthrough") return true;
-  checker.report("remainder", fmt::format("expected \"drop\" or \"passthrough\", got {}",
-                                          describe_json(*remainder)));
+  checker.report_expected("remainder", "\"drop\" or \"passthrough\"", *remainder);
   return false;
 }
 

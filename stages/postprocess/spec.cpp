@@ -16,8 +16,7 @@ std::optional<PostprocessSpec::Mode> read_mode(ModelJsonChecker& checker, const 
   if (mode == nullptr) return std::nullopt;
   if (*mode == "threshold") return PostprocessSpec::Mode::threshold;
   if (*mode == "argmax") return PostprocessSpec::Mode::argmax;
-  checker.report("mode",
-                 fmt::format("expected \"threshold\" or \"argmax\", got {}", describe_json(*mode)));
+  checker.report_expected("mode", "\"threshold\" or \"argmax\"", *mode);
   return std::nullopt;
 }
 
@@ -61,8 +60,7 @@ PostprocessSpec parse_postprocess_spec(const json& document, std::string_view fi
   const json* format = checker.member(document, "", "format", true);
   if (format != nullptr &&
       (!format->is_string() || format->get<std::string>() != postprocess_format)) {
-    checker.report("format", fmt::format("expected \"{}\", got {}", postprocess_format,
-                                         describe_json(*format)));
+    checker.report_expected("format", fmt::format("\"{}\"", postprocess_format), *format);
   }
   PostprocessSpec spec;
   const auto mode = read_mode(checker, document);

@@ -4,9 +4,10 @@
 
 #include <algorithm>
 #include <cstddef>
-#include <optional>
 #include <string>
 #include <string_view>
+
+#include "tandem/proto/result.h"
 
 namespace tandem::proto::header {
 
@@ -27,14 +28,14 @@ inline constexpr std::string_view production_variant = "AllTraffic";
 inline constexpr std::size_t max_custom_attributes = 1024;
 inline constexpr std::size_t max_inference_id = 64;
 
-// Why `value` cannot be sent as a header value, or nullopt when it can: a control character
+// Whether `value` can be sent as a header value; the error says why not: a control character
 // (other than tab) would end the header, or the request, early (header injection).
-inline std::optional<std::string> value_problem(std::string_view value) {
+inline Status<std::string> check_value(std::string_view value) {
   const auto bad = std::find_if(value.begin(), value.end(), [](char c) {
     const auto byte = static_cast<unsigned char>(c);
     return (byte < 0x20 && byte != '\t') || byte == 0x7f;
   });
-  if (bad == value.end()) return std::nullopt;
+  if (bad == value.end()) return Status<std::string>::success();
   const auto byte = static_cast<unsigned char>(*bad);
   const char hex[] = "0123456789abcdef";
   return std::string("control character 0x") + hex[byte >> 4] + hex[byte & 0xf] + " at position " +
