@@ -4,6 +4,7 @@
 #include "pipeline/batch/job_runner.h"
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -137,9 +138,21 @@ TEST_CASE("results are committed in input order when the calls end in reverse") 
   Job job(3);
   job.settings.max_in_flight = 3;
   job.invoker.hold = [](std::size_t) { return true; };
+  // Each answer gets its own moment (a writer that took answers as they came would write
+  // it first); a correct writer waits for record 0 however long that takes.
   job.invoker.on_call = [&](std::size_t n) {
     if (n != 2) return;
-    for (std::size_t i = 3; i-- > 0;) job.invoker.release(i);
+    asio::co_spawn(
+        job.io,
+        [&]() -> asio::awaitable<void> {
+          asio::steady_timer moment(job.io);
+          for (std::size_t i = 3; i-- > 0;) {
+            job.invoker.release(i);
+            moment.expires_after(20ms);
+            co_await moment.async_wait(asio::use_awaitable);
+          }
+        },
+        asio::detached);
   };
   job.run();
   CHECK(job.invoker.ended == std::vector<std::size_t>{2, 1, 0});
