@@ -65,6 +65,10 @@ class JobRunner::Feed final : public ReadSink {
     streamed_->batch.first_offset = first_offset;
     streamed_->stream = std::make_shared<ChunkStream>(runner_.io_.get_executor());
     streamed_->input_complete = false;
+    {
+      std::lock_guard lock(runner_.mutex_);
+      runner_.streaming_ = streamed_->stream;
+    }
     return runner_.enqueue(streamed_) ? streamed_->stream : nullptr;
   }
 
@@ -76,6 +80,7 @@ class JobRunner::Feed final : public ReadSink {
       streamed_->batch.join_inputs = std::move(counts.join_inputs);
       streamed_->input_complete = true;
       streamed_->stream_cut = !complete;
+      runner_.streaming_.reset();
     }
     streamed_->stream->close(std::move(failure));
     runner_.changed_.notify_all();
@@ -138,11 +143,14 @@ asio::awaitable<void> JobRunner::calls_ended() {
 }
 
 void JobRunner::stop() {
+  std::shared_ptr<ChunkStream> streaming;
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
+    streaming = streaming_;
   }
   changed_.notify_all();
+  if (streaming) streaming->interrupt();
 }
 
 chain::Invocation JobRunner::invocation(const Request& request) const {

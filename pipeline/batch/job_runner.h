@@ -100,6 +100,8 @@ class JobRunner {
   std::deque<std::shared_ptr<Request>> queue_;  // in input order
   std::size_t in_flight_ = 0;                   // batches queued and not yet written
   std::atomic<bool> stopping_{false};
+  // The streamed request the reader may be pushing to, interrupted by stop().
+  std::shared_ptr<ChunkStream> streaming_;
 
   std::atomic<std::size_t> objects_done_{0};
   std::atomic<std::size_t> objects_failed_{0};
