@@ -20,14 +20,18 @@ void ChunkStream::wake_consumer(std::unique_lock<std::mutex>& lock) {
 
 bool ChunkStream::push(std::string piece, const std::atomic<bool>& stopping) {
   std::unique_lock lock(mutex_);
-  // A bounded wait, so a job being stopped is noticed without a notification from it.
-  while (pieces_.size() >= kCapacity && !over_ && !stopping) {
-    room_.wait_for(lock, std::chrono::milliseconds(100));
-  }
+  room_.wait(lock, [&] { return pieces_.size() < kCapacity || over_ || stopping; });
   if (over_ || stopping) return false;
   pieces_.push_back(std::move(piece));
   wake_consumer(lock);
   return true;
+}
+
+void ChunkStream::interrupt() {
+  // Taken and released so that a push between its check of `stopping` and its wait is not
+  // missed: it is either before the check (and sees it) or already waiting (and is woken).
+  { std::lock_guard lock(mutex_); }
+  room_.notify_all();
 }
 
 void ChunkStream::close(std::optional<std::string> failure) {

@@ -29,6 +29,9 @@ class ChunkStream final : public chain::BodySource,
   // Reader thread. Blocks while kCapacity pieces wait. False when the request is over or
   // `stopping` is set: the reader should abandon the object.
   bool push(std::string piece, const std::atomic<bool>& stopping);
+  // Any thread, after setting the `stopping` that push() was given: a push waiting for room
+  // gives up now.
+  void interrupt();
   // Reader thread: the body is complete, or (with `failure`) cannot be completed.
   void close(std::optional<std::string> failure);
 

@@ -169,8 +169,8 @@ std::string describe(const ObjectFailure& f) {
     who += f.status != 0 ? fmt::format("answered {}", f.status) : std::string("gave no answer");
     if (f.attempts > 1) who += fmt::format(" after {} attempts", f.attempts);
     who += ": ";
-  } else if (!f.error.empty()) {
-    who = f.error + ": ";
+  } else {
+    who = std::string(f.error()) + ": ";
   }
   return where + who + f.message;
 }
@@ -189,7 +189,7 @@ std::string error_line(const std::string& input_uri, const ObjectFailure& f,
     line["container"] = f.container;
     line["status"] = f.status;
   }
-  line["error"] = f.error;
+  line["error"] = std::string(f.error());
   line["message"] = f.message;
   if (f.attempts > 0) line["attempts"] = f.attempts;
   if (data) {
@@ -312,7 +312,7 @@ nlohmann::ordered_json to_json(const JobReport& r) {
         f["Container"] = o.failure->container;
         f["Status"] = o.failure->status;
       }
-      f["Error"] = o.failure->error;
+      f["Error"] = std::string(o.failure->error());
       f["Message"] = o.failure->message;
       if (o.failure->attempts > 0) f["Attempts"] = o.failure->attempts;
       item["Failure"] = f;

@@ -12,24 +12,12 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/batch/failure.h"
 #include "pipeline/transform/execution.h"
 #include "pipeline/transform/job.h"
 #include "pipeline/transform/naming.h"
 
 namespace tandem::batch {
-
-// Why an object has no `.out`.
-struct ObjectFailure {
-  std::optional<std::uint64_t> first_record;  // the failed request's records, when known
-  std::uint64_t record_count = 0;
-  std::optional<std::uint64_t> byte_offset;
-  std::string stage;      // empty when no stage was involved (reading, splitting, writing)
-  std::string container;  // "container-N"
-  int status = 0;         // the stage's HTTP status; 0 when it never answered
-  std::string error;      // ModelError, InputError, DataProcessingError, StorageError, ...
-  std::string message;
-  int attempts = 0;
-};
 
 enum class ObjectStatus { completed, failed, not_processed };
 

@@ -1,14 +1,11 @@
 // `tandem transform`: runs a transform job (CreateTransformJob semantics, contract section 4)
 // through the pipeline's stages on this host.
 //
-// Threads: the stages, the supervisor and the chain executor live on one Asio event loop, as
-// in `tandem serve`. A reader thread streams each input object (blocking object-store reads,
-// gzip, splitting, InputFilter, batching) and hands every mini-batch to the loop, which calls
-// the chain with retries; at most MaxConcurrentTransforms batches are in flight or waiting to
-// be written. A writer thread takes the results in input order, applies OutputFilter and the
-// join, and appends them to the object's output, which becomes visible only when the whole
-// object succeeded (storage commit). Memory is bounded by the in-flight batches, whatever the
-// input's size.
+// The command checks the job and the input listing, starts the stages on one Asio event loop
+// (as `tandem serve` does), hands the objects to a JobRunner (job_runner.h: the reader and
+// writer threads, the calls with retries, in input order), shows the progress and writes the
+// report. Reading an object is ObjectReader's (object_reader.h), committing its results
+// ObjectCommit's (commit.h).
 #pragma once
 
 #include <optional>

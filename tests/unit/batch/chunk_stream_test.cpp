@@ -3,6 +3,8 @@
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
+#include <future>
+#include <thread>
 
 using tandem::batch::ChunkStream;
 
@@ -25,4 +27,24 @@ TEST_CASE("ChunkStream: a stopping job refuses pieces without the request being 
   const std::atomic<bool> stopping{true};
   CHECK_FALSE(stream->push("piece", stopping));
   CHECK_FALSE(stream->over());
+}
+
+TEST_CASE("ChunkStream: a push waiting for room gives up when the job stops", "[chunk_stream]") {
+  boost::asio::io_context io;
+  auto stream = std::make_shared<ChunkStream>(io.get_executor());
+  std::atomic<bool> stopping{false};
+  for (std::size_t i = 0; i < ChunkStream::kCapacity; ++i) REQUIRE(stream->push("p", stopping));
+  std::promise<bool> pushed;
+  std::thread reader([&] { pushed.set_value(stream->push("one too many", stopping)); });
+  auto result = pushed.get_future();
+  // Not a wait for readiness: the test passes however the two threads interleave; the pause
+  // only makes it likely that the push is already waiting, the case an interrupt must wake.
+  CHECK(result.wait_for(std::chrono::milliseconds(50)) == std::future_status::timeout);
+  stopping = true;
+  stream->interrupt();
+  const bool woken = result.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+  if (!woken) stream->finished();  // lets the reader go, so the failure is reported
+  reader.join();
+  REQUIRE(woken);
+  CHECK_FALSE(result.get());
 }

@@ -15,7 +15,7 @@ ObjectFailure stage_failure() {
   f.stage = "model";
   f.container = "container-2";
   f.status = 500;
-  f.error = "ModelError";
+  f.kind = FailureKind::model;
   f.message = "boom";
   f.attempts = 4;
   return f;
@@ -33,9 +33,7 @@ TEST_CASE("describe names the records, the stage, its status and the attempts") 
   no_answer.attempts = 1;
   CHECK(describe(no_answer) ==
         "record 10 (byte offset 1234): stage 'model' (container-2) gave no answer: boom");
-  ObjectFailure input;
-  input.error = "InputError";
-  input.message = "record 3 (byte offset 9): bad magic";
+  const auto input = ObjectFailure::input("record 3 (byte offset 9): bad magic");
   CHECK(describe(input) == "InputError: record 3 (byte offset 9): bad magic");
 }
 
