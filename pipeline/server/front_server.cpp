@@ -13,7 +13,6 @@
 
 #include "pipeline/common/log.h"
 #include "tandem/proto/headers.h"
-#include "tandem/proto/http_framing.h"
 
 namespace tandem::server {
 
@@ -24,10 +23,6 @@ using proto::Error;
 
 namespace {
 
-constexpr auto idle_timeout = std::chrono::seconds(60);
-constexpr auto write_timeout = std::chrono::seconds(60);
-constexpr std::size_t header_limit = 16 * 1024;
-
 double ms(std::chrono::microseconds us) {
   return static_cast<double>(us.count()) / 1000.0;
 }
@@ -37,31 +32,6 @@ std::string describe_timings(const chain::InvocationResult& result) {
   for (const auto& t : result.timings)
     out += fmt::format(" {}={:.3f}ms({})", t.stage, ms(t.duration), t.status);
   return out;
-}
-
-// After refusing a body, read and drop what the client still sends (bounded) so it sees our
-// answer instead of a reset connection.
-asio::awaitable<void> discard_input(beast::tcp_stream& stream) {
-  stream.expires_after(std::chrono::seconds(2));
-  std::array<char, 64 * 1024> sink;
-  beast::error_code ec;
-  for (std::size_t total = 0; total < 256 * 1024 * 1024;) {
-    // Through the stream, so its expiry applies: a client that keeps the connection open and
-    // silent must not hold it (and a max_connections slot) for ever.
-    const auto n = co_await stream.async_read_some(asio::buffer(sink),
-                                                   asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) break;
-    total += n;
-  }
-}
-
-// What arrived of a body the client stopped sending (it closed its side of the connection).
-std::string incomplete_body(const http::request_parser<http::string_body>& parser) {
-  const std::size_t received = parser.get().body().size();
-  if (const auto length = parser.content_length()) {
-    return fmt::format("the body ended after {} of its {} bytes", received, *length);
-  }
-  return fmt::format("the chunked body ended after {} bytes, before its last chunk", received);
 }
 
 // One line per invocation; in JSON its fields are also separate keys.
@@ -109,13 +79,15 @@ std::uint64_t descriptor_reserve(const spec::PipelineSpec& spec) {
 }
 
 FrontServer::FrontServer(asio::any_io_executor executor, const spec::PipelineSpec& spec,
-                         chain::ChainExecutor& chain, FrontServerHooks hooks)
+                         chain::ChainExecutor& chain, FrontServerHooks hooks, SessionLimits limits)
     : executor_(executor),
       spec_(spec),
       chain_(chain),
       hooks_(std::move(hooks)),
       acceptor_(executor),
-      metrics_(spec) {}
+      limits_(limits.with(spec.server)),
+      metrics_(spec),
+      invocations_(executor) {}
 
 tcp::endpoint FrontServer::listen(const std::string& host, std::uint16_t port) {
   beast::error_code ec;
@@ -162,8 +134,8 @@ bool FrontServer::make_room() {
   // The oldest idle connection goes: a client waiting to send its next request on it sees it
   // closed, as after any idle timeout, and reconnects.
   for (auto& connection : *connections_) {
-    if (!connection.idle) continue;
-    connection.idle = false;  // closing: not a candidate twice
+    if (!connection.state.idle) continue;
+    connection.state.idle = false;  // closing: not a candidate twice
     beast::error_code ec;
     connection.stream->socket().shutdown(tcp::socket::shutdown_both, ec);
     connection.stream->cancel();
@@ -218,107 +190,23 @@ asio::awaitable<void> FrontServer::session(tcp::socket socket) {
     std::shared_ptr<Connections> list;
     Connections::iterator it;
     ~Registered() { list->erase(it); }
-  } registered{connections_, connections_->insert(connections_->end(), Connection{&stream})};
-  // Capped (http_framing.h): a chunk header or trailer can never grow it, nor throw.
-  auto buffer = proto::http_framing::make_read_buffer();
-  // Beast reads at most the free capacity: 512 bytes without this.
-  buffer.reserve(proto::http_framing::kReadBufferLimit);
-  for (;;) {
-    http::request_parser<http::string_body> parser;
-    parser.header_limit(header_limit);
-    parser.body_limit(spec_.server.max_payload_bytes);
-    // An idle connection may wait idle_timeout for a request's first byte; from there the
-    // whole request must arrive within request_read_timeout_s, however the client paces it.
-    if (buffer.size() == 0) {
-      stream.expires_after(idle_timeout);
-      registered.it->idle = true;
-      const auto n =
-          co_await stream.async_read_some(buffer.prepare(proto::http_framing::kReadBufferLimit),
-                                          asio::redirect_error(asio::use_awaitable, ec));
-      if (ec || !registered.it->idle) break;  // gone, idle too long, or closed for room
-      buffer.commit(n);
-    }
-    registered.it->idle = false;
-    stream.expires_after(spec_.server.request_read_timeout);
-    co_await http::async_read_header(stream, buffer, parser,
-                                     asio::redirect_error(asio::use_awaitable, ec));
-    std::optional<Error> refused;
-    if (!ec) {
-      const auto& h = parser.get();
-      const auto length = parser.content_length();
-      if (auto framing = refuse_framing(h)) {
-        refused = std::move(framing);
-      } else if (length && *length > spec_.server.max_payload_bytes) {
-        ec = http::error::body_limit;
-      } else if (beast::iequals(h[http::field::expect], "100-continue")) {
-        http::response<http::empty_body> cont{http::status::continue_, h.version()};
-        co_await http::async_write(stream, cont, asio::redirect_error(asio::use_awaitable, ec));
-      }
-      if (!ec && !refused) {
-        co_await http::async_read(stream, buffer, parser,
-                                  asio::redirect_error(asio::use_awaitable, ec));
-      }
-    }
-    if (refused) {
-      // Refused on its header alone: its body is not read.
-    } else if (proto::http_framing::is_framing_overflow(ec)) {
-      refused = Error::validation("malformed HTTP request: " +
-                                  proto::http_framing::framing_overflow_message());
-    } else if (ec == http::error::body_limit) {
-      refused = Error::payload_too_large(
-          fmt::format("request body is larger than max_payload_mb ({:g} MiB, {} bytes)",
-                      static_cast<double>(spec_.server.max_payload_bytes) / (1024.0 * 1024.0),
-                      spec_.server.max_payload_bytes));
-    } else if (ec == http::error::header_limit) {
-      refused = Error::validation("request headers are larger than 16 KiB");
-    } else if (ec == http::error::partial_message && parser.is_header_done()) {
-      refused = Error::validation("malformed HTTP request: " + incomplete_body(parser));
-    } else if (ec && parser.got_some() && ec != http::error::end_of_stream &&
-               ec != beast::error::timeout && ec != asio::error::eof &&
-               ec != asio::error::connection_reset && ec != http::error::partial_message) {
-      refused = Error::validation("malformed HTTP request: " + ec.message());
-    } else if (ec == beast::error::timeout) {
-      // tcp_stream has closed the socket: nothing can be answered, but the log says why.
-      log::warn(
-          "closed the connection from {}:{}: its request's {} did not arrive within "
-          "request_read_timeout_s ({:g} s)",
-          peer.address().to_string(), peer.port(), parser.is_header_done() ? "body" : "header",
-          static_cast<double>(spec_.server.request_read_timeout.count()) / 1000.0);
-      break;
-    } else if (ec) {
-      break;  // the client went away
-    }
-    Response res;
-    bool keep_alive = false;
-    if (refused) {
-      res = error_response(*refused, random_request_id(), 11);
-      if (refused->type == proto::ErrorType::payload_too_large) {
-        // The header was read: an invocation refused for its size counts as one.
-        auto route = match_route(parser.get().method(), parser.get().target(), spec_.name);
-        if (route && *route == Route::invocations)
-          metrics_.record_invocation(static_cast<int>(res.result_int()), chain::InvocationResult{},
-                                     &*refused);
-      }
-    } else {
-      auto request = parser.release();
-      keep_alive = request.keep_alive();
-      res = co_await handle(request);
-    }
-    res.keep_alive(keep_alive && !draining_);
-    stream.expires_after(write_timeout);
-    co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) break;
-    if (!res.keep_alive()) {
-      stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-      if (refused) co_await discard_input(stream);
-      break;
-    }
+  } registered{connections_, connections_->insert(connections_->end(), Connection{&stream, {}})};
+  Session<beast::tcp_stream> session(stream, registered.it->state, *this, limits_,
+                                     fmt::format("{}:{}", peer.address().to_string(), peer.port()));
+  co_await session.run();
+}
+
+void FrontServer::refused(const http::request_header<>& header, const Error& refusal, int status) {
+  if (refusal.type != proto::ErrorType::payload_too_large) return;
+  // The header was read: an invocation refused for its size counts as one.
+  auto route = match_route(header.method(), header.target(), spec_.name);
+  if (route && *route == Route::invocations) {
+    metrics_.record_invocation(status, chain::InvocationResult{}, &refusal);
   }
-  stream.socket().close(ec);
 }
 
 std::optional<std::string> FrontServer::not_ready() const {
-  if (draining_) return "shutting down";
+  if (draining()) return "shutting down";
   return hooks_.not_ready();
 }
 
@@ -334,7 +222,7 @@ Response FrontServer::ping(unsigned version) const {
 
 Response FrontServer::scrape(unsigned version) const {
   LiveValues live;
-  live.in_flight = in_flight_;
+  live.in_flight = invocations_.count();
   live.ready = !not_ready();
   if (hooks_.stage_health) live.stages = hooks_.stage_health();
   Response res{http::status::ok, version};
@@ -370,21 +258,18 @@ asio::awaitable<Response> FrontServer::handle(Request& request) {
     res.set(proto::header::server_timing, server_timing(chain::InvocationResult{}));
     return res;
   };
-  if (draining_) {
+  if (draining()) {
     metrics_.record_rejection(Rejection::draining);
     co_return refuse(Error::unavailable("endpoint '" + spec_.name + "' is shutting down"));
   }
-  if (in_flight_ >= spec_.server.max_concurrent_invocations) {
+  if (invocations_.count() >= spec_.server.max_concurrent_invocations) {
     metrics_.record_rejection(Rejection::max_concurrent_invocations);
     co_return refuse(Error::unavailable(
         fmt::format("endpoint '{}' is at max_concurrent_invocations ({}); retry later", spec_.name,
                     spec_.server.max_concurrent_invocations)));
   }
-  struct InFlight {
-    std::size_t& count;
-    explicit InFlight(std::size_t& c) : count(++c) {}
-    ~InFlight() { --count; }
-  } in_flight(in_flight_);
+  // Open: draining() was checked above, on this loop.
+  const auto entry = invocations_.try_enter();
   co_return co_await invoke(request, request_id);
 }
 
@@ -422,16 +307,10 @@ asio::awaitable<Response> FrontServer::invoke(Request& request, const std::strin
 }
 
 asio::awaitable<std::size_t> FrontServer::drain(std::chrono::milliseconds grace) {
-  draining_ = true;
+  invocations_.close();
   beast::error_code ec;
   acceptor_.close(ec);
-  const auto deadline = std::chrono::steady_clock::now() + grace;
-  asio::steady_timer timer(executor_);
-  while (in_flight_ > 0 && std::chrono::steady_clock::now() < deadline) {
-    timer.expires_after(std::chrono::milliseconds(10));
-    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-  }
-  co_return in_flight_;
+  co_return co_await invocations_.wait(grace);
 }
 
 }  // namespace tandem::server

@@ -15,9 +15,12 @@
 #include <string>
 
 #include "pipeline/chain/executor.h"
+#include "pipeline/common/gate.h"
 #include "pipeline/common/log.h"
 #include "pipeline/server/http_mapping.h"
 #include "pipeline/server/metrics.h"
+#include "pipeline/server/session.h"
+#include "pipeline/server/session_limits.h"
 #include "pipeline/spec/spec.h"
 
 namespace tandem::server {
@@ -51,10 +54,13 @@ std::uint64_t fit_connection_limit(std::uint64_t configured, std::uint64_t descr
 // a fixed margin for logs, capture files and the listener.
 std::uint64_t descriptor_reserve(const spec::PipelineSpec& spec);
 
-class FrontServer {
+// Owns the listener, the open connections (each served by a Session on a tcp_stream) and the
+// count of invocations in flight that drain() waits on.
+class FrontServer : private SessionOwner {
  public:
+  // `limits` bound each client connection; their body limit and read timeout are the spec's.
   FrontServer(boost::asio::any_io_executor executor, const spec::PipelineSpec& spec,
-              chain::ChainExecutor& chain, FrontServerHooks hooks);
+              chain::ChainExecutor& chain, FrontServerHooks hooks, SessionLimits limits = {});
 
   // Binds and listens; throws std::runtime_error naming the address when it cannot.
   boost::asio::ip::tcp::endpoint listen(const std::string& host, std::uint16_t port);
@@ -62,7 +68,7 @@ class FrontServer {
   // Stops accepting, turns /ping unhealthy, and waits for in-flight invocations to finish
   // or `grace` to pass. Returns the number still in flight when it gave up.
   boost::asio::awaitable<std::size_t> drain(std::chrono::milliseconds grace);
-  std::size_t in_flight() const { return in_flight_; }
+  std::size_t in_flight() const { return invocations_.count(); }
   std::size_t connection_limit() const { return connection_limit_; }
 
  private:
@@ -70,7 +76,7 @@ class FrontServer {
   // idle and may be closed to make room for a new one.
   struct Connection {
     boost::beast::tcp_stream* stream;
-    bool idle = true;
+    ConnectionState state;
   };
   using Connections = std::list<Connection>;
   // Makes room for one more connection; false when every connection is busy.
@@ -78,7 +84,11 @@ class FrontServer {
   void note_refused_connection(std::string_view why);
   boost::asio::awaitable<void> accept_loop();
   boost::asio::awaitable<void> session(boost::asio::ip::tcp::socket socket);
-  boost::asio::awaitable<Response> handle(Request& request);
+  // SessionOwner
+  boost::asio::awaitable<Response> handle(Request& request) override;
+  void refused(const http::request_header<>& header, const proto::Error& refusal,
+               int status) override;
+  bool draining() const override { return invocations_.closed(); }
   boost::asio::awaitable<Response> invoke(Request& request, const std::string& request_id);
   std::optional<std::string> not_ready() const;  // why /ping must not answer 200, or nullopt
   Response ping(unsigned version) const;
@@ -89,9 +99,10 @@ class FrontServer {
   chain::ChainExecutor& chain_;
   FrontServerHooks hooks_;
   boost::asio::ip::tcp::acceptor acceptor_;
+  SessionLimits limits_;
   EndpointMetrics metrics_;
-  std::size_t in_flight_ = 0;
-  bool draining_ = false;
+  // Invocations in flight; closed by drain(), which then refuses new ones.
+  common::Gate invocations_;
   // Shared with each session's registration, which may be destroyed after this server (the
   // event loop destroys suspended sessions when it is destroyed).
   std::shared_ptr<Connections> connections_ = std::make_shared<Connections>();

@@ -82,7 +82,7 @@ proto::Result<Route> match_route(http::verb method, std::string_view target,
                   std::string(path), endpoint_name));
 }
 
-std::optional<Error> refuse_framing(const http::request_header<>& header) {
+tandem::Status<Error> check_framing(const http::request_header<>& header) {
   if (const auto it = header.find(http::field::transfer_encoding); it != header.end()) {
     // RFC 9112 section 6.1: a server that does not understand a transfer coding answers 501.
     // Only "chunked" is understood; anything else would hand the stages encoded bytes as if
@@ -107,7 +107,7 @@ std::optional<Error> refuse_framing(const http::request_header<>& header) {
         fmt::format("Expect '{}' cannot be met; the only expectation understood is 100-continue",
                     proto::excerpt(std::string_view(it->value()), 100)));
   }
-  return std::nullopt;
+  return {};
 }
 
 proto::Result<chain::Invocation> parse_invocation(Request& request, std::string generated_id) {

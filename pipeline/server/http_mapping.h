@@ -24,9 +24,10 @@ enum class Route { ping, invocations, execution_parameters, metrics };
 proto::Result<Route> match_route(http::verb method, std::string_view target,
                                  const std::string& endpoint_name);
 
-// Framing a request's header asks for and tandem refuses before reading its body: a transfer
-// coding other than chunked (501), an Expect other than 100-continue (417).
-std::optional<proto::Error> refuse_framing(const http::request_header<>& header);
+// Whether tandem serves the framing a request's header asks for, checked before its body is
+// read: a transfer coding other than chunked is refused (501), an Expect other than
+// 100-continue too (417).
+tandem::Status<proto::Error> check_framing(const http::request_header<>& header);
 
 // Headers and body of an invocation request, validated. `generate_id` supplies an inference
 // id when the client sent none.

@@ -2,19 +2,19 @@
 
 #include <fmt/format.h>
 
-#include <array>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <chrono>
 #include <cstdio>
+#include <limits>
 
 #include "stages/sdk/http.h"
 #include "tandem/proto/http_framing.h"
+#include "tandem/proto/http_session.h"
 
 namespace tandem::stage {
 namespace asio = boost::asio;
@@ -33,10 +33,6 @@ auto awaitable_with(beast::error_code& error) {
   return asio::redirect_error(asio::use_awaitable, error);
 }
 
-bool expects_continue(const RequestParser& parser) {
-  return beast::iequals(parser.get()[http::field::expect], "100-continue");
-}
-
 // Reads one request. Clients that send `Expect: 100-continue` (curl does for large bodies)
 // wait for a 100 before sending the body, so answer it once the header passed the limits.
 asio::awaitable<beast::error_code> read_request(Connection& connection, beast::flat_buffer& buffer,
@@ -47,9 +43,8 @@ asio::awaitable<beast::error_code> read_request(Connection& connection, beast::f
   co_await http::async_read_header(connection.stream, buffer, parser, awaitable_with(error));
   connection.idle = false;
   if (error) co_return error;
-  if (expects_continue(parser)) {
-    http::response<http::empty_body> go_on{http::status::continue_, parser.get().version()};
-    co_await http::async_write(connection.stream, go_on, awaitable_with(error));
+  if (proto::http_session::expects_continue(parser.get())) {
+    error = co_await proto::http_session::send_continue(connection.stream, parser.get().version());
     if (error) co_return error;
   }
   connection.stream.expires_after(options.idle_timeout);
@@ -70,11 +65,9 @@ asio::awaitable<beast::error_code> write_response(Connection& connection, HttpRe
 asio::awaitable<void> linger_and_close(Connection& connection) {
   beast::error_code error;
   connection.stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, error);
-  std::array<char, 16 * 1024> discard;
   connection.stream.expires_after(linger_timeout);
-  while (!error) {
-    co_await connection.stream.async_read_some(asio::buffer(discard), awaitable_with(error));
-  }
+  co_await proto::http_session::discard_input(connection.stream,
+                                              std::numeric_limits<std::uint64_t>::max());
 }
 
 // Server errors are the stage's own failures: say so on stderr, where its logs go.

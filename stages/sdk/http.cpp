@@ -6,6 +6,7 @@
 #include <string>
 
 #include "tandem/proto/headers.h"
+#include "tandem/proto/http_session.h"
 
 namespace tandem::stage {
 namespace http = boost::beast::http;
@@ -138,22 +139,27 @@ HttpResponse handle_request(HttpRequest&& request, const Handler& handler, const
 
 std::optional<HttpResponse> read_error_response(boost::beast::error_code error,
                                                 const Options& options) {
-  // HTTP/1.1 is assumed: the request line may not even have been read.
   constexpr unsigned version = 11;
-  if (error == http::error::body_limit) {
-    return text_response(
-        413,
-        fmt::format("request body exceeds the stage's limit of {} bytes", options.max_body_bytes),
-        version);
-  }
-  if (error == http::error::header_limit) {
-    return text_response(431, "request header fields too large", version);
-  }
-  // end_of_stream and partial_message mean the client went away: nobody to answer.
-  const auto& http_errors = make_error_code(http::error::end_of_stream).category();
-  if (error.category() == http_errors && error != http::error::end_of_stream &&
-      error != http::error::partial_message) {
-    return text_response(400, fmt::format("malformed HTTP request: {}", error.message()), version);
+  using proto::http_session::ReadFailure;
+  // HTTP/1.1 is assumed: the request line may not even have been read. Whether the header was
+  // complete does not matter here: a body cut short is a client gone like any other.
+  switch (proto::http_session::sort_read_error(error, false)) {
+    case ReadFailure::body_too_large:
+      return text_response(
+          413,
+          fmt::format("request body exceeds the stage's limit of {} bytes", options.max_body_bytes),
+          version);
+    case ReadFailure::header_too_large:
+      return text_response(431, "request header fields too large", version);
+    case ReadFailure::framing_too_large:
+    case ReadFailure::malformed:
+      return text_response(400, fmt::format("malformed HTTP request: {}", error.message()),
+                           version);
+    case ReadFailure::peer_left:
+    case ReadFailure::body_cut_short:
+    case ReadFailure::timed_out:
+    case ReadFailure::stream_failed:
+      break;  // no one to answer
   }
   return std::nullopt;
 }

@@ -26,6 +26,7 @@
 #include <string_view>
 
 #include "pipeline/server/http_mapping.h"
+#include "pipeline/server/session_limits.h"
 #include "tandem/proto/headers.h"
 #include "tandem/proto/http_framing.h"
 
@@ -35,7 +36,7 @@ namespace http = boost::beast::http;
 namespace server = tandem::server;
 namespace proto = tandem::proto;
 
-constexpr std::size_t kHeaderLimit = 16 * 1024;  // as front_server.cpp
+const std::size_t kHeaderLimit = server::SessionLimits{}.header_bytes;
 constexpr std::size_t kBodyLimit = 1024 * 1024;
 const std::string kEndpoint = "fuzz-endpoint";
 
@@ -256,11 +257,12 @@ void wire(std::uint8_t flags, std::uint8_t step, std::string_view input) {
     parser.body_limit(kBodyLimit);
     read_wire(parser, bytes, read_size);
   } else {
-    http::request_parser<http::string_body> parser;  // as front_server.cpp
+    http::request_parser<http::string_body> parser;  // as the front server's session
     parser.header_limit(kHeaderLimit);
     parser.body_limit(kBodyLimit);
     read_wire(parser, bytes, read_size);
-    if (parser.is_done() && !server::refuse_framing(parser.get())) handle(parser.release(), step);
+    if (parser.is_done() && server::check_framing(parser.get()).ok())
+      handle(parser.release(), step);
   }
 }
 
