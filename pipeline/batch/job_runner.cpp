@@ -69,7 +69,10 @@ class JobRunner::Feed final : public ReadSink {
       std::lock_guard lock(runner_.mutex_);
       runner_.streaming_ = streamed_->stream;
     }
-    return runner_.enqueue(streamed_) ? streamed_->stream : nullptr;
+    if (runner_.enqueue(streamed_)) return streamed_->stream;
+    std::lock_guard lock(runner_.mutex_);  // refused: no end_stream() will come to clear it
+    runner_.streaming_.reset();
+    return nullptr;
   }
 
   void end_stream(transform::Batch counts, bool complete,

@@ -238,13 +238,12 @@ std::string summary(const JobReport& r) {
   return out;
 }
 
-nlohmann::ordered_json to_json(const JobReport& r) {
+namespace {
+
+// The job as CreateTransformJob's request names its parts.
+void add_job(nlohmann::ordered_json& j, const JobReport& r) {
   using transform::to_string;
-  nlohmann::ordered_json j;
   const auto& job = r.job;
-  j["TransformJobName"] = r.name;
-  j["TransformJobStatus"] = batch::to_string(r.status);
-  if (!r.failure_reason.empty()) j["FailureReason"] = r.failure_reason;
   if (job.model_name) j["ModelName"] = *job.model_name;
   j["MaxConcurrentTransforms"] = r.parameters.max_concurrent_transforms;
   j["ModelClientConfig"] = {{"InvocationsTimeoutInSeconds", job.invocations_timeout_s},
@@ -269,6 +268,48 @@ nlohmann::ordered_json to_json(const JobReport& r) {
   j["DataProcessing"] = {{"InputFilter", job.data_processing.input_filter},
                          {"OutputFilter", job.data_processing.output_filter},
                          {"JoinSource", to_string(job.data_processing.join_source)}};
+}
+
+nlohmann::ordered_json failure_json(const ObjectFailure& failure) {
+  nlohmann::ordered_json f;
+  if (failure.first_record) {
+    f["FirstRecord"] = *failure.first_record;
+    f["RecordCount"] = failure.record_count;
+  }
+  if (failure.byte_offset) f["ByteOffset"] = *failure.byte_offset;
+  if (!failure.stage.empty()) {
+    f["Stage"] = failure.stage;
+    f["Container"] = failure.container;
+    f["Status"] = failure.status;
+  }
+  f["Error"] = std::string(failure.error());
+  f["Message"] = failure.message;
+  if (failure.attempts > 0) f["Attempts"] = failure.attempts;
+  return f;
+}
+
+nlohmann::ordered_json object_json(const ObjectReport& o) {
+  nlohmann::ordered_json item;
+  item["Input"] = o.input;
+  item["Output"] = o.output;
+  item["Status"] = batch::to_string(o.status);
+  item["Records"] = o.records;
+  item["Requests"] = o.requests;
+  item["BytesRead"] = o.bytes_read;
+  item["BytesWritten"] = o.bytes_written;
+  item["Seconds"] = o.seconds;
+  if (o.failure) item["Failure"] = failure_json(*o.failure);
+  return item;
+}
+
+}  // namespace
+
+nlohmann::ordered_json to_json(const JobReport& r) {
+  nlohmann::ordered_json j;
+  j["TransformJobName"] = r.name;
+  j["TransformJobStatus"] = batch::to_string(r.status);
+  if (!r.failure_reason.empty()) j["FailureReason"] = r.failure_reason;
+  add_job(j, r);
   j["TransformStartTime"] = iso8601(r.started);
   j["TransformEndTime"] = iso8601(r.ended);
   j["Shard"] = {{"Index", r.shard.index},
@@ -291,33 +332,7 @@ nlohmann::ordered_json to_json(const JobReport& r) {
     written += o.bytes_written;
     if (o.status == ObjectStatus::failed) ++failed;
     if (o.status == ObjectStatus::completed) ++completed;
-    nlohmann::ordered_json item;
-    item["Input"] = o.input;
-    item["Output"] = o.output;
-    item["Status"] = batch::to_string(o.status);
-    item["Records"] = o.records;
-    item["Requests"] = o.requests;
-    item["BytesRead"] = o.bytes_read;
-    item["BytesWritten"] = o.bytes_written;
-    item["Seconds"] = o.seconds;
-    if (o.failure) {
-      nlohmann::ordered_json f;
-      if (o.failure->first_record) {
-        f["FirstRecord"] = *o.failure->first_record;
-        f["RecordCount"] = o.failure->record_count;
-      }
-      if (o.failure->byte_offset) f["ByteOffset"] = *o.failure->byte_offset;
-      if (!o.failure->stage.empty()) {
-        f["Stage"] = o.failure->stage;
-        f["Container"] = o.failure->container;
-        f["Status"] = o.failure->status;
-      }
-      f["Error"] = std::string(o.failure->error());
-      f["Message"] = o.failure->message;
-      if (o.failure->attempts > 0) f["Attempts"] = o.failure->attempts;
-      item["Failure"] = f;
-    }
-    objects.push_back(std::move(item));
+    objects.push_back(object_json(o));
   }
   const double seconds = std::chrono::duration<double>(r.ended - r.started).count();
   j["Totals"] = {{"Objects", r.objects.size()}, {"Completed", completed}, {"Failed", failed},

@@ -8,7 +8,6 @@
 // another thread leaves it by posting leave() to the executor.
 #pragma once
 
-#include <algorithm>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -16,6 +15,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -23,17 +23,27 @@
 namespace tandem::common {
 
 class Gate {
+  struct Waiter;
+  // Shared with every holder, so that a holder destroyed after its gate (a suspended
+  // coroutine frame destroyed with the io_context) leaves nothing dangling.
+  struct State {
+    std::size_t count = 0;
+    bool closed = false;
+    bool alive = true;  // the gate still exists
+    std::vector<Waiter*> waiters;
+  };
+
  public:
   // One entry, left when destroyed (moved-from holders leave nothing).
   class Holder {
    public:
     Holder() = default;
-    explicit Holder(Gate& gate) : gate_(&gate) {}
-    Holder(Holder&& other) noexcept : gate_(std::exchange(other.gate_, nullptr)) {}
+    explicit Holder(std::shared_ptr<State> state) : state_(std::move(state)) {}
+    Holder(Holder&& other) noexcept = default;
     Holder& operator=(Holder&& other) noexcept {
       if (this != &other) {
         release();
-        gate_ = std::exchange(other.gate_, nullptr);
+        state_ = std::move(other.state_);
       }
       return *this;
     }
@@ -42,50 +52,55 @@ class Gate {
     ~Holder() { release(); }
 
     void release() {
-      if (gate_) std::exchange(gate_, nullptr)->leave();
+      if (auto state = std::exchange(state_, nullptr)) leave(*state);
     }
 
    private:
-    Gate* gate_ = nullptr;
+    std::shared_ptr<State> state_;
   };
 
-  explicit Gate(boost::asio::any_io_executor executor) : executor_(std::move(executor)) {}
+  explicit Gate(boost::asio::any_io_executor executor)
+      : executor_(std::move(executor)), state_(std::make_shared<State>()) {}
   Gate(const Gate&) = delete;
   Gate& operator=(const Gate&) = delete;
+  ~Gate() {
+    state_->alive = false;
+    state_->waiters.clear();
+  }
 
   // One more piece of work, or nullopt once the gate is closed.
   [[nodiscard]] std::optional<Holder> try_enter() {
-    if (closed_) return std::nullopt;
+    if (state_->closed) return std::nullopt;
     enter();
-    return Holder(*this);
+    return Holder(state_);
   }
   // For work whose end is signalled by a call to leave() (another thread posts it).
-  void enter() { ++count_; }
-  void leave() {
-    if (count_ > 0 && --count_ == 0) wake();
-  }
+  void enter() { ++state_->count; }
+  void leave() { leave(*state_); }
 
   // No entry after this; the work already in keeps going.
-  void close() { closed_ = true; }
-  bool closed() const { return closed_; }
-  std::size_t count() const { return count_; }
+  void close() { state_->closed = true; }
+  bool closed() const { return state_->closed; }
+  std::size_t count() const { return state_->count; }
 
   // Waits until the count is zero or `timeout` has passed; returns the count then (0: all
-  // done). Several coroutines may wait at once.
+  // done, even if work entered an open gate again before this waiter resumed). Several
+  // coroutines may wait at once.
   boost::asio::awaitable<std::size_t> wait(
       std::optional<std::chrono::steady_clock::duration> timeout = std::nullopt) {
-    if (count_ == 0) co_return 0;
-    boost::asio::steady_timer timer(executor_);
+    if (state_->count == 0) co_return 0;
+    Waiter waiter{boost::asio::steady_timer(executor_), false};
     if (timeout) {
-      timer.expires_after(*timeout);
+      waiter.timer.expires_after(*timeout);
     } else {
-      timer.expires_at(boost::asio::steady_timer::time_point::max());
+      waiter.timer.expires_at(boost::asio::steady_timer::time_point::max());
     }
-    waiters_.push_back(&timer);
+    const auto state = state_;  // this gate may be gone when the wait ends
+    state->waiters.push_back(&waiter);
     boost::system::error_code ec;
-    co_await timer.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
-    waiters_.erase(std::find(waiters_.begin(), waiters_.end(), &timer));
-    co_return count_;
+    co_await waiter.timer.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+    std::erase(state->waiters, &waiter);
+    co_return waiter.emptied ? 0 : state->count;
   }
 
   // close(), then wait().
@@ -96,14 +111,21 @@ class Gate {
   }
 
  private:
-  void wake() {
-    for (auto* timer : waiters_) timer->cancel();
+  struct Waiter {
+    boost::asio::steady_timer timer;
+    bool emptied;  // woken because the count reached zero
+  };
+
+  static void leave(State& state) {
+    if (state.count == 0 || --state.count != 0 || !state.alive) return;
+    for (auto* waiter : state.waiters) {
+      waiter->emptied = true;
+      waiter->timer.cancel();
+    }
   }
 
   boost::asio::any_io_executor executor_;
-  std::size_t count_ = 0;
-  bool closed_ = false;
-  std::vector<boost::asio::steady_timer*> waiters_;
+  std::shared_ptr<State> state_;
 };
 
 }  // namespace tandem::common

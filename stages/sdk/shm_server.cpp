@@ -112,11 +112,10 @@ bool ShmServer::any_submitted() {
   return false;
 }
 
-void ShmServer::serve() {
-  auto& ring = segment_.ring();
-  // Each thread has its own epoll: the submit pipe and the kick eventfd are registered
-  // exclusively (one waiter woken per wake-up), the stop eventfd for every thread.
-  const shm::UniqueFd epoll(epoll_create1(EPOLL_CLOEXEC));
+// Each thread has its own epoll: the submit pipe and the kick eventfd are registered
+// exclusively (one waiter woken per wake-up), the stop eventfd for every thread.
+shm::UniqueFd ShmServer::open_epoll() const {
+  shm::UniqueFd epoll(epoll_create1(EPOLL_CLOEXEC));
   bool usable = static_cast<bool>(epoll);
   const std::uint32_t one_waiter = EPOLLIN | EPOLLEXCLUSIVE, every_waiter = EPOLLIN;
   for (const auto& [fd, flags] :
@@ -127,7 +126,55 @@ void ShmServer::serve() {
     event.data.fd = fd;
     usable = usable && epoll_ctl(epoll.get(), EPOLL_CTL_ADD, fd, &event) == 0;
   }
-  if (!usable) {
+  if (!usable) return shm::UniqueFd();
+  return epoll;
+}
+
+// Says this side sleeps, then looks once more (the handshake in shm_ring.h: tandem writes a
+// wake-up only while some thread sleeps) before waiting on `epoll`.
+ShmServer::Wake ShmServer::sleep_until_woken(int epoll) {
+  auto& ring = segment_.ring();
+  ring.announce_sleep(shm::Ring::Side::stage);
+  bool woken = false;
+  if (!any_submitted()) {
+    epoll_event events[3];
+    const int ready = epoll_wait(epoll, events, 3, -1);
+    if (ready < 0 && errno != EINTR) {
+      std::fprintf(stderr,
+                   "stage: waiting for shared-memory requests failed (%s); no longer "
+                   "serving them\n",
+                   std::strerror(errno));
+      ring.retract_sleep(shm::Ring::Side::stage);
+      return Wake::failed;
+    }
+    woken = ready > 0;
+  }
+  ring.retract_sleep(shm::Ring::Side::stage);
+  return woken ? Wake::woken : Wake::not_needed;
+}
+
+// Empties the submit pipe and the kick counter; false when tandem closed the channel.
+bool ShmServer::drain_wake_ups() {
+  char drain[256];
+  for (;;) {
+    const auto n = ::read(submit_.get(), drain, sizeof drain);
+    if (n > 0 || (n < 0 && errno == EINTR)) continue;
+    if (n == 0) {
+      std::fprintf(stderr,
+                   "stage: tandem closed the shared-memory channel; no longer serving it\n");
+      return false;
+    }
+    break;  // EAGAIN: drained
+  }
+  std::uint64_t kicks;
+  [[maybe_unused]] auto n = ::read(kick_.get(), &kicks, sizeof kicks);
+  return true;
+}
+
+void ShmServer::serve() {
+  auto& ring = segment_.ring();
+  const shm::UniqueFd epoll = open_epoll();
+  if (!epoll) {
     std::fprintf(stderr, "stage: cannot wait for shared-memory requests (%s); not serving them\n",
                  std::strerror(errno));
     return;
@@ -142,38 +189,9 @@ void ShmServer::serve() {
       serve_slot(*slot);
       continue;
     }
-    // Say this side sleeps, then look once more (the handshake in shm_ring.h): tandem
-    // writes a wake-up only while some thread sleeps.
-    ring.announce_sleep(shm::Ring::Side::stage);
-    bool woken = false;
-    if (!any_submitted()) {
-      epoll_event events[3];
-      const int ready = epoll_wait(epoll.get(), events, 3, -1);
-      if (ready < 0 && errno != EINTR) {
-        std::fprintf(stderr,
-                     "stage: waiting for shared-memory requests failed (%s); no longer "
-                     "serving them\n",
-                     std::strerror(errno));
-        ring.retract_sleep(shm::Ring::Side::stage);
-        return;
-      }
-      woken = ready > 0;
-    }
-    ring.retract_sleep(shm::Ring::Side::stage);
-    if (!woken) continue;
-    char drain[256];
-    for (;;) {
-      const auto n = ::read(submit_.get(), drain, sizeof drain);
-      if (n > 0 || (n < 0 && errno == EINTR)) continue;
-      if (n == 0) {
-        std::fprintf(stderr,
-                     "stage: tandem closed the shared-memory channel; no longer serving it\n");
-        return;
-      }
-      break;  // EAGAIN: drained
-    }
-    std::uint64_t kicks;
-    [[maybe_unused]] auto n = ::read(kick_.get(), &kicks, sizeof kicks);
+    const Wake wake = sleep_until_woken(epoll.get());
+    if (wake == Wake::failed) return;
+    if (wake == Wake::woken && !drain_wake_ups()) return;
   }
 }
 

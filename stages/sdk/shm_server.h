@@ -38,6 +38,10 @@ class ShmServer {
 
  private:
   void serve();
+  enum class Wake { woken, not_needed, failed };
+  proto::shm::UniqueFd open_epoll() const;
+  Wake sleep_until_woken(int epoll);
+  bool drain_wake_ups();
   std::optional<std::uint32_t> claim_one();
   bool any_submitted();
   void serve_slot(std::uint32_t slot);

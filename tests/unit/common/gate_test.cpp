@@ -106,3 +106,31 @@ TEST_CASE("every waiter wakes, and leaving from another thread goes through the 
   worker.join();
   CHECK(woken == 3);
 }
+
+TEST_CASE("a holder that outlives its gate leaves nothing behind") {
+  asio::io_context io(1);
+  std::optional<Gate::Holder> late;
+  {
+    Gate gate(io.get_executor());
+    auto held = gate.try_enter();
+    REQUIRE(held);
+    late = std::move(*held);
+  }
+  late.reset();  // under AddressSanitizer, a use of the gate's memory would fail here
+  SUCCEED("the holder left after its gate was gone");
+}
+
+TEST_CASE("a waiter woken at zero answers zero even if work entered again before it resumed") {
+  std::optional<std::size_t> left;
+  run([&](asio::io_context& io) -> asio::awaitable<void> {
+    Gate gate(io.get_executor());
+    gate.enter();
+    asio::post(io, [&] {
+      gate.leave();  // zero: the waiter is woken...
+      gate.enter();  // ...and new work enters the open gate before it runs
+    });
+    left = co_await gate.wait(60s);
+    gate.leave();
+  });
+  CHECK(left == 0u);
+}
