@@ -103,13 +103,6 @@ class Gate {
     co_return waiter.emptied ? 0 : state->count;
   }
 
-  // close(), then wait().
-  boost::asio::awaitable<std::size_t> close_and_wait(
-      std::optional<std::chrono::steady_clock::duration> timeout = std::nullopt) {
-    close();
-    co_return co_await wait(timeout);
-  }
-
  private:
   struct Waiter {
     boost::asio::steady_timer timer;

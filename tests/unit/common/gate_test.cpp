@@ -27,7 +27,8 @@ TEST_CASE("a gate with nothing in it is passed at once") {
   std::optional<std::size_t> left;
   run([&](asio::io_context& io) -> asio::awaitable<void> {
     Gate gate(io.get_executor());
-    left = co_await gate.close_and_wait();
+    gate.close();
+    left = co_await gate.wait();
   });
   CHECK(left == 0u);
 }
@@ -48,7 +49,8 @@ TEST_CASE("a waiter wakes when the last holder leaves, long before its timeout")
       asio::post(io, [&] { second.reset(); });
     });
     const auto start = std::chrono::steady_clock::now();
-    left = co_await gate.close_and_wait(60s);
+    gate.close();
+    left = co_await gate.wait(60s);
     waited = std::chrono::steady_clock::now() - start;
   });
   CHECK(left == 0u);
@@ -60,7 +62,8 @@ TEST_CASE("a waiter's timeout returns the count still in") {
   run([&](asio::io_context& io) -> asio::awaitable<void> {
     Gate gate(io.get_executor());
     gate.enter();
-    left = co_await gate.close_and_wait(10ms);
+    gate.close();
+    left = co_await gate.wait(10ms);
     gate.leave();
     CHECK(gate.count() == 0);
   });
